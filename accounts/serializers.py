@@ -1,0 +1,58 @@
+"""Input and output shapes of the accounts endpoints."""
+
+from decimal import Decimal
+
+from django.contrib.auth.validators import UnicodeUsernameValidator
+from rest_framework import serializers
+
+from accounts.models import Profile, Transaction
+from lenme.api.fields import MoneyField, StrictCharField
+
+
+class RegisterInputSerializer(serializers.Serializer):
+    username = StrictCharField(max_length=150, validators=[UnicodeUsernameValidator()])
+    password = StrictCharField(max_length=128, trim_whitespace=False, write_only=True)
+    email = serializers.EmailField(required=False, allow_blank=True, default="")
+
+    def validate_email(self, value: object) -> str:
+        return value or ""
+
+
+class RegisterOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    username = serializers.CharField()
+    email = serializers.CharField()
+    token = serializers.CharField()
+
+
+class TokenInputSerializer(serializers.Serializer):
+    username = StrictCharField(max_length=150)
+    password = StrictCharField(max_length=128, trim_whitespace=False)
+
+
+class TokenOutputSerializer(serializers.Serializer):
+    token = serializers.CharField()
+
+
+class AmountInputSerializer(serializers.Serializer):
+    amount = MoneyField(min_value=Decimal("0.01"), max_value=Decimal("100000000.00"))
+
+
+class AccountSerializer(serializers.ModelSerializer):
+    id = serializers.IntegerField(source="user_id")
+    username = serializers.CharField(source="user.username")
+    balance = MoneyField()
+    reserved_balance = MoneyField()
+    available_balance = MoneyField()
+
+    class Meta:
+        model = Profile
+        fields = ["id", "username", "balance", "reserved_balance", "available_balance"]
+
+
+class TransactionSerializer(serializers.ModelSerializer):
+    amount = MoneyField()
+
+    class Meta:
+        model = Transaction
+        fields = ["id", "kind", "from_user", "to_user", "amount", "loan", "note", "created_at"]

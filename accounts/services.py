@@ -1,0 +1,118 @@
+"""Writes for accounts: registration, tokens, deposits, withdrawals, and the ledger helpers every
+money step uses to save balances together with their Transaction rows."""
+
+from collections.abc import Iterable
+from decimal import Decimal
+
+from django.conf import settings
+from django.contrib.auth import authenticate, get_user_model, password_validation
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from rest_framework.authtoken.models import Token
+
+from accounts.models import Profile, Transaction, TransactionKind
+from lenme.api.errors import InsufficientFunds, InvalidState, ValidationFailed
+from lenme.db import atomic_retry
+from lenme.locks import lock_profiles
+from lenme.money import MAX_BALANCE
+
+User = get_user_model()
+
+
+def ledger_entry(
+    *,
+    kind: str,
+    amount: Decimal,
+    from_profile: Profile | None = None,
+    to_profile: Profile | None = None,
+    loan=None,
+    payment=None,
+    note: str = "",
+) -> Transaction:
+    """An unsaved ledger row; the caller saves it with profiles_save in the same transaction."""
+    return Transaction(
+        kind=kind,
+        amount=amount,
+        from_user_id=from_profile.user_id if from_profile else None,
+        to_user_id=to_profile.user_id if to_profile else None,
+        loan=loan,
+        payment=payment,
+        note=note,
+    )
+
+
+def profiles_save(profiles: Iterable[Profile], entries: Iterable[Transaction] = ()) -> None:
+    """Write changed balances and their ledger rows: one UPDATE and one INSERT whatever the count."""
+    profiles = list({p.pk: p for p in profiles}.values())
+    for profile in profiles:
+        if profile.balance > MAX_BALANCE:
+            raise InvalidState(f"This would take a balance above {MAX_BALANCE}.")
+        profile.updated_at = timezone.now()
+    if len(profiles) == 1:
+        profiles[0].save(update_fields=["balance", "reserved_balance", "updated_at"])
+    elif profiles:
+        Profile.objects.bulk_update(profiles, ["balance", "reserved_balance", "updated_at"])
+    entries = list(entries)
+    if entries:
+        Transaction.objects.bulk_create(entries)
+
+
+def platform_user():
+    """The fee account: a user that exists for the ledger only and cannot log in."""
+    user, created = User.objects.get_or_create(
+        username=settings.LENME_PLATFORM_USERNAME, defaults={"is_active": False}
+    )
+    if created:
+        user.set_unusable_password()
+        user.save(update_fields=["password"])
+    return user
+
+
+def user_register(*, username: str, password: str, email: str = "") -> tuple[object, Token]:
+    candidate = User(username=username, email=email)
+    try:
+        password_validation.validate_password(password, user=candidate)
+    except DjangoValidationError as exc:
+        raise ValidationFailed(
+            " ".join(exc.messages),
+            errors=[{"field": "password", "code": "invalid", "detail": message} for message in exc.messages],
+        ) from exc
+    taken = ValidationFailed.field("username", "A user with that username already exists.", "unique")
+    if username.lower() == settings.LENME_PLATFORM_USERNAME.lower() or User.objects.filter(username__iexact=username).exists():
+        raise taken
+    try:
+        with transaction.atomic():
+            user = User.objects.create_user(username=username, email=email, password=password)
+            token = Token.objects.create(user=user)
+    except IntegrityError as exc:  # lost a race for the same username
+        raise taken from exc
+    return user, token
+
+
+def token_obtain(*, username: str, password: str) -> Token:
+    user = authenticate(username=username, password=password)
+    if user is None or user.username == settings.LENME_PLATFORM_USERNAME:
+        raise ValidationFailed.field(None, "Unable to log in with the provided credentials.", "authorization")
+    token, _ = Token.objects.get_or_create(user=user)
+    return token
+
+
+@atomic_retry
+def account_deposit(*, user, amount: Decimal) -> Profile:
+    profile = lock_profiles([user.pk])[user.pk]
+    if profile.balance + amount > MAX_BALANCE:
+        raise ValidationFailed.field("amount", f"This deposit would take your balance above {MAX_BALANCE}.", "max_balance")
+    profile.balance += amount
+    profiles_save([profile], [ledger_entry(kind=TransactionKind.DEPOSIT, amount=amount, to_profile=profile)])
+    return profile
+
+
+@atomic_retry
+def account_withdraw(*, user, amount: Decimal) -> Profile:
+    profile = lock_profiles([user.pk])[user.pk]
+    if not profile.has_sufficient_funds(amount):
+        raise InsufficientFunds(f"Your available balance is {profile.available_balance():.2f}.")
+    profile.balance -= amount
+    profiles_save([profile], [ledger_entry(kind=TransactionKind.WITHDRAWAL, amount=amount, from_profile=profile)])
+    return profile

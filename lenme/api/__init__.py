@@ -1,0 +1,1 @@
+"""HTTP plumbing shared by every app: strict JSON parsing, problem+json errors, pagination, fields."""

@@ -1,0 +1,174 @@
+"""Domain errors and the one handler that renders every error as RFC 9457 problem+json."""
+
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+PROBLEM_CONTENT_TYPE = "application/problem+json"
+
+
+class DomainError(Exception):
+    """A business rule refused the operation; status and code are what clients see."""
+
+    status_code = status.HTTP_409_CONFLICT
+    code = "conflict"
+    title = "Conflict"
+    default_detail = "The request conflicts with the current state."
+
+    def __init__(self, detail: str | None = None, *, errors: list[dict[str, Any]] | None = None):
+        self.detail = detail or self.default_detail
+        self.errors = errors
+        super().__init__(self.detail)
+
+
+class NotFound(DomainError):
+    status_code = status.HTTP_404_NOT_FOUND
+    code = "not_found"
+    title = "Not found"
+    default_detail = "Not found."
+
+
+class Forbidden(DomainError):
+    status_code = status.HTTP_403_FORBIDDEN
+    code = "permission_denied"
+    title = "Permission denied"
+    default_detail = "You do not have permission to perform this action."
+
+
+class ValidationFailed(DomainError):
+    status_code = status.HTTP_400_BAD_REQUEST
+    code = "validation_error"
+    title = "Invalid input"
+    default_detail = "The request has invalid fields."
+
+    @classmethod
+    def field(cls, field: str | None, detail: str, code: str = "invalid") -> "ValidationFailed":
+        return cls(detail, errors=[{"field": field, "code": code, "detail": detail}])
+
+
+class InvalidState(DomainError):
+    code = "invalid_state"
+    title = "Invalid state"
+    default_detail = "The object is not in a state that allows this."
+
+
+class DuplicateOffer(DomainError):
+    code = "duplicate_offer"
+    title = "Duplicate offer"
+    default_detail = "You already have a pending offer on this loan."
+
+
+class InsufficientFunds(DomainError):
+    code = "insufficient_funds"
+    title = "Insufficient funds"
+    default_detail = "Your available balance is below what this action needs."
+
+
+class OutOfOrder(DomainError):
+    code = "out_of_order"
+    title = "Out of order"
+    default_detail = "An earlier installment is still unpaid."
+
+
+class AlreadyPaid(DomainError):
+    code = "already_paid"
+    title = "Already paid"
+    default_detail = "This installment is already paid."
+
+
+class Conflict(DomainError):
+    code = "conflict"
+    title = "Conflict"
+    default_detail = "The operation lost a race with another request; it is safe to retry."
+
+
+class IdempotencyInFlight(DomainError):
+    code = "idempotency_in_flight"
+    title = "Request in flight"
+    default_detail = "A request with this Idempotency-Key is still being processed; retry later."
+
+
+class IdempotencyKeyReused(DomainError):
+    status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
+    code = "idempotency_key_reused"
+    title = "Idempotency key reused"
+    default_detail = "This Idempotency-Key was used with a different request."
+
+
+_DRF_CODES = {
+    exceptions.ValidationError: ("validation_error", "Invalid input"),
+    exceptions.ParseError: ("parse_error", "Malformed request body"),
+    exceptions.NotAuthenticated: ("not_authenticated", "Not authenticated"),
+    exceptions.AuthenticationFailed: ("authentication_failed", "Authentication failed"),
+    exceptions.PermissionDenied: ("permission_denied", "Permission denied"),
+    exceptions.NotFound: ("not_found", "Not found"),
+    exceptions.MethodNotAllowed: ("method_not_allowed", "Method not allowed"),
+    exceptions.NotAcceptable: ("not_acceptable", "Not acceptable"),
+    exceptions.UnsupportedMediaType: ("unsupported_media_type", "Unsupported media type"),
+    exceptions.Throttled: ("throttled", "Too many requests"),
+}
+
+
+def problem(status_code: int, code: str, title: str, detail: str, errors: list | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status_code, "detail": detail, "code": code}
+    if errors is not None:
+        body["errors"] = errors
+    return body
+
+
+def flatten_errors(detail: Any, prefix: str | None = None) -> list[dict[str, Any]]:
+    """DRF's nested error dict -> [{field, code, detail}] with dotted field names."""
+    if isinstance(detail, dict):
+        out = []
+        for key, value in detail.items():
+            name = None if key in ("non_field_errors", "__all__") else (f"{prefix}.{key}" if prefix else str(key))
+            if key in ("non_field_errors", "__all__"):
+                name = prefix
+            out.extend(flatten_errors(value, name))
+        return out
+    if isinstance(detail, list):
+        out = []
+        for index, value in enumerate(detail):
+            if isinstance(value, (dict, list)):
+                out.extend(flatten_errors(value, f"{prefix}.{index}" if prefix else str(index)))
+            else:
+                out.extend(flatten_errors(value, prefix))
+        return out
+    return [{"field": prefix, "code": getattr(detail, "code", "invalid") or "invalid", "detail": str(detail)}]
+
+
+def problem_response(body: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
+    return Response(body, status=body["status"], headers=headers, content_type=PROBLEM_CONTENT_TYPE)
+
+
+def exception_handler(exc: Exception, context: dict) -> Response | None:
+    if isinstance(exc, DomainError):
+        return problem_response(problem(exc.status_code, exc.code, exc.title, exc.detail, exc.errors))
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied()
+    if not isinstance(exc, exceptions.APIException):
+        return None  # a real bug: let Django log it and answer 500 (lenme.urls renders it as problem+json)
+
+    response = drf_exception_handler(exc, context)
+    if response is None:  # pragma: no cover - DRF handles every APIException
+        return None
+    code, title = next(((c, t) for cls, (c, t) in _DRF_CODES.items() if isinstance(exc, cls)), (None, None))
+    if code is None:
+        code = exc.get_codes() if isinstance(exc.get_codes(), str) else exc.default_code
+        title = str(exc.default_detail)
+    errors = None
+    if isinstance(exc, exceptions.ValidationError):
+        errors = flatten_errors(exc.detail)
+        detail = errors[0]["detail"] if len(errors) == 1 else "The request has invalid fields."
+    else:
+        detail = str(exc.detail)
+    headers = {k: v for k, v in response.items() if k in ("Retry-After", "WWW-Authenticate", "Allow")}
+    if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
+        headers["Retry-After"] = str(max(1, int(exc.wait + 0.999)))
+    return problem_response(problem(response.status_code, code, title, detail, errors), headers)

@@ -1,0 +1,127 @@
+"""Strict serializer fields: every input has exactly its JSON type, money has at most two decimals."""
+
+import re
+from decimal import Decimal, InvalidOperation
+
+from rest_framework import serializers
+
+from lenme.api.parsers import ExponentNumber
+from lenme.money import CENT, MONEY
+
+_PLAIN_DECIMAL = re.compile(r"^-?\d+(\.\d+)?$")
+
+
+def parse_decimal(value: object) -> Decimal | None:
+    """A Decimal from a JSON string in plain notation or a JSON number; None when it is neither."""
+    if isinstance(value, bool) or isinstance(value, ExponentNumber):
+        return None
+    if isinstance(value, int):
+        return Decimal(value)
+    if isinstance(value, Decimal):
+        return value if value.is_finite() else None
+    if isinstance(value, str) and _PLAIN_DECIMAL.match(value):
+        try:
+            return Decimal(value)
+        except InvalidOperation:  # pragma: no cover - the regex admits only valid decimals
+            return None
+    return None
+
+
+class DecimalAmountField(serializers.Field):
+    """A decimal with at most two places as written, within [min_value, max_value]; output "0.00"."""
+
+    default_error_messages = {
+        "invalid": "Must be a decimal number (a JSON string or number) in plain notation.",
+        "max_places": "Must have at most two decimal places.",
+        "min_value": "Must be at least {min_value}.",
+        "max_value": "Must be at most {max_value}.",
+        "positive": "Must be greater than zero.",
+    }
+
+    def __init__(self, *, min_value: Decimal | None = None, max_value: Decimal | None = None, positive: bool = True, **kwargs):
+        self.min_value = min_value
+        self.max_value = max_value
+        self.positive = positive
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: object) -> Decimal:
+        value = parse_decimal(data)
+        if value is None:
+            self.fail("invalid")
+        if value.as_tuple().exponent < -2:
+            self.fail("max_places")
+        if self.positive and value <= 0:
+            self.fail("positive")
+        if self.min_value is not None and value < self.min_value:
+            self.fail("min_value", min_value=f"{self.min_value:.2f}")
+        if self.max_value is not None and value > self.max_value:
+            self.fail("max_value", max_value=f"{self.max_value:.2f}")
+        return value.quantize(CENT)
+
+    def to_representation(self, value: Decimal) -> str:
+        return f"{Decimal(value).quantize(CENT):f}"
+
+
+class MoneyField(DecimalAmountField):
+    def __init__(self, **kwargs):
+        kwargs.setdefault("max_value", Decimal("10") ** (MONEY["max_digits"] - MONEY["decimal_places"]) - CENT)
+        super().__init__(**kwargs)
+
+
+class RateField(DecimalAmountField):
+    """An annual percentage rate, 0.00 to 100.00."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("min_value", Decimal("0"))
+        kwargs.setdefault("max_value", Decimal("100"))
+        kwargs.setdefault("positive", False)
+        super().__init__(**kwargs)
+
+
+class StrictIntegerField(serializers.IntegerField):
+    default_error_messages = {"invalid": "Must be a JSON integer."}
+
+    def to_internal_value(self, data: object) -> int:
+        if type(data) is not int:
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictBooleanField(serializers.BooleanField):
+    default_error_messages = {"invalid": "Must be a JSON boolean."}
+
+    def to_internal_value(self, data: object) -> bool:
+        if type(data) is not bool:
+            self.fail("invalid")
+        return data
+
+
+class StrictCharField(serializers.CharField):
+    default_error_messages = {"invalid": "Must be a JSON string."}
+
+    def to_internal_value(self, data: object) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+def _money_schema(example: str) -> dict:
+    return {
+        "type": "string",
+        "format": "decimal",
+        "pattern": r"^\d+\.\d{2}$",
+        "example": example,
+        "description": "Decimal with two places. Input may also be a JSON number; at most two decimals as written.",
+    }
+
+
+try:  # annotate the custom fields for the OpenAPI schema
+    from drf_spectacular.utils import extend_schema_field
+
+    extend_schema_field(_money_schema("5000.00"))(MoneyField)
+    extend_schema_field(_money_schema("5000.00"))(DecimalAmountField)
+    extend_schema_field(_money_schema("15.00") | {"description": "Annual percent, 0.00 to 100.00."})(RateField)
+    extend_schema_field({"type": "integer"})(StrictIntegerField)
+    extend_schema_field({"type": "boolean"})(StrictBooleanField)
+except ImportError:  # pragma: no cover
+    pass

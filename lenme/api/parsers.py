@@ -1,0 +1,35 @@
+"""A JSON parser that keeps numbers exact: fractions become Decimal, never float."""
+
+import json
+from decimal import Decimal, InvalidOperation
+
+from rest_framework.exceptions import ParseError
+from rest_framework.parsers import JSONParser
+
+
+class ExponentNumber(Decimal):
+    """A JSON number written with an exponent (1e3); money and integer fields reject it."""
+
+
+def _parse_float(text: str) -> Decimal:
+    try:
+        return ExponentNumber(text) if "e" in text.lower() else Decimal(text)
+    except InvalidOperation as exc:  # pragma: no cover - the JSON grammar already guarantees a number
+        raise ParseError("Invalid number.") from exc
+
+
+def _reject_constant(name: str) -> None:
+    raise ParseError(f"{name} is not valid JSON.")
+
+
+class StrictJSONParser(JSONParser):
+    def parse(self, stream, media_type=None, parser_context=None):
+        parser_context = parser_context or {}
+        encoding = parser_context.get("encoding", "utf-8")
+        try:
+            raw = stream.read() if stream is not None else b""
+            if not raw.strip():
+                return {}
+            return json.loads(raw.decode(encoding), parse_float=_parse_float, parse_constant=_reject_constant)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ParseError(f"JSON parse error - {exc}") from exc

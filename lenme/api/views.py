@@ -1,0 +1,106 @@
+"""Base views: every money POST is an ActionView, which adds Idempotency-Key handling and retries."""
+
+from django.http import HttpResponse
+from collections.abc import Callable
+
+from rest_framework.exceptions import ValidationError
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from lenme.api import idempotency
+from lenme.api.errors import ValidationFailed
+from lenme.db import atomic_retry
+
+
+class ActionView(APIView):
+    """One POST action. Subclasses implement act(); the base makes it idempotent on request.
+
+    With an Idempotency-Key the whole action (the service's own atomic block nested inside) and the
+    storing of its response run in one transaction, retried as a unit on deadlocks.
+    """
+
+    def act(self, request: Request, *args, **kwargs) -> Response:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def initial(self, request: Request, *args, **kwargs) -> None:
+        self._idempotency = None
+        self._replay: HttpResponse | None = None
+        super().initial(request, *args, **kwargs)
+        raw_key = request.headers.get(idempotency.HEADER)
+        if raw_key is None or request.method != "POST":
+            return
+        key = idempotency.validate_key(raw_key)
+        fingerprint = idempotency.request_fingerprint(
+            method=request.method, full_path=request.get_full_path(), data=request.data
+        )
+        claimed = idempotency.idempotency_begin(user=request.user, key=key, fingerprint=fingerprint)
+        if isinstance(claimed, HttpResponse):
+            self._replay = claimed
+        else:
+            self._idempotency = claimed
+
+    def post(self, request: Request, *args, **kwargs):
+        if self._replay is not None:
+            return self._replay
+        if self._idempotency is None:
+            return self.act(request, *args, **kwargs)
+
+        @atomic_retry
+        def act_and_store() -> Response:
+            response = super(ActionView, self).finalize_response(
+                request, self.act(request, *args, **kwargs), *args, **kwargs
+            )
+            self._store(response, self._idempotency)
+            return response
+
+        response = act_and_store()
+        self._idempotency = None
+        return response
+
+    @staticmethod
+    def _store(response, record) -> None:
+        data = getattr(response, "data", None)
+        if isinstance(data, dict) and data.get("code") == "conflict":
+            # Lost a race it could not retry: nothing happened, so a retry must execute afresh.
+            idempotency.idempotency_finish(record, status=500, body=b"", content_type="")
+            return
+        response.render()
+        idempotency.idempotency_finish(
+            record, status=response.status_code, body=response.content, content_type=response["Content-Type"]
+        )
+
+    def handle_exception(self, exc: Exception):
+        try:
+            return super().handle_exception(exc)
+        except Exception:
+            record, self._idempotency = getattr(self, "_idempotency", None), None
+            if record is not None:  # a 5xx: free the key so a retry executes afresh
+                idempotency.idempotency_finish(record, status=500, body=b"", content_type="")
+            raise
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        record, self._idempotency = getattr(self, "_idempotency", None), None
+        if record is not None:
+            # The action raised and its transaction rolled back: store the 4xx (or free a 400 / 5xx).
+            self._store(response, record)
+        return response
+
+
+def validated(serializer_class, request: Request, *, precheck: Callable[[], object] | None = None) -> dict:
+    """Validate the JSON object body with serializer_class; anything else is a 400.
+
+    precheck runs only when the body is invalid, so that a 404 or 403 still wins over the 400 (the
+    contract's precedence) without costing the valid request a query: the service re-checks anyway.
+    """
+    if not isinstance(request.data, dict):
+        if precheck:
+            precheck()
+        raise ValidationFailed.field(None, "The body must be a JSON object.", "invalid")
+    serializer = serializer_class(data=request.data, context={"request": request})
+    if not serializer.is_valid():
+        if precheck:
+            precheck()
+        raise ValidationError(serializer.errors)
+    return dict(serializer.validated_data)

@@ -1,0 +1,58 @@
+"""Transactions that retry when the database reports a deadlock, serialization failure or lock timeout."""
+
+import functools
+import logging
+import random
+import time
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
+
+from django.conf import settings
+from django.db import OperationalError, connection, transaction
+
+from lenme.api.errors import Conflict
+
+log = logging.getLogger(__name__)
+P = ParamSpec("P")
+R = TypeVar("R")
+
+# PostgreSQL SQLSTATEs worth retrying: serialization_failure, deadlock_detected, lock_not_available.
+_RETRYABLE_SQLSTATES = {"40001", "40P01", "55P03"}
+
+
+def is_retryable(exc: BaseException) -> bool:
+    cause = exc.__cause__
+    sqlstate = getattr(cause, "sqlstate", None)
+    if sqlstate in _RETRYABLE_SQLSTATES:
+        return True
+    return "database is locked" in str(exc).lower()
+
+
+def atomic_retry(func: Callable[P, R]) -> Callable[P, R]:
+    """Run func in transaction.atomic(); when it is the outermost transaction, retry retryable failures.
+
+    Nested inside another atomic block the error propagates, so the outermost caller retries the whole
+    unit of work (a retry can only restart a whole transaction). After LENME_DB_RETRIES attempts the
+    caller gets 409 `conflict`, never a 500.
+    """
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        if connection.in_atomic_block:
+            with transaction.atomic():
+                return func(*args, **kwargs)
+        attempts = max(1, settings.LENME_DB_RETRIES)
+        for attempt in range(1, attempts + 1):
+            try:
+                with transaction.atomic():
+                    return func(*args, **kwargs)
+            except OperationalError as exc:
+                if not is_retryable(exc):
+                    raise
+                log.warning("retrying %s after %s (attempt %d/%d)", func.__qualname__, exc, attempt, attempts)
+                if attempt == attempts:
+                    raise Conflict() from exc
+                time.sleep(random.uniform(0, 0.02 * attempt))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    return wrapper

@@ -1,0 +1,34 @@
+"""Root routes: the API under /api/, its schema and docs, and the admin."""
+
+from django.contrib import admin
+from django.http import HttpRequest, JsonResponse
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+
+from lenme.api.errors import PROBLEM_CONTENT_TYPE, problem
+
+urlpatterns = [
+    path("api/", include("accounts.urls")),
+    path("api/", include("loans.urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("swagger/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui-alias"),
+    path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
+    path("admin/", admin.site.urls),
+]
+
+
+def _problem(status: int, code: str, title: str, detail: str) -> JsonResponse:
+    return JsonResponse(problem(status, code, title, detail), status=status, content_type=PROBLEM_CONTENT_TYPE)
+
+
+def handler404(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    return _problem(404, "not_found", "Not found", "No such resource.")
+
+
+def handler500(request: HttpRequest) -> JsonResponse:
+    return _problem(500, "server_error", "Server error", "Something went wrong on our side; nothing was charged twice.")
+
+
+def handler400(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    return _problem(400, "bad_request", "Bad request", "The request could not be understood.")

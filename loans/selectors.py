@@ -1,0 +1,87 @@
+"""Reads for the lending flow: visibility rules and list queries. Nothing here locks."""
+
+from django.db.models import Exists, OuterRef, Q, QuerySet
+
+from lenme.api.errors import Forbidden, NotFound
+from loans.models import LIVE_LOAN_STATUSES, Loan, Notification, Offer, OfferStatus, Payment
+
+
+def _offered_by(user) -> Exists:
+    return Exists(Offer.objects.filter(loan=OuterRef("pk"), lender=user))
+
+
+def loan_is_visible(loan: Loan, user) -> bool:
+    """Borrower, lender, anyone who made an offer on it, and everyone while it is OPEN or OFFERED."""
+    if not user.is_authenticated:
+        return False
+    if loan.borrower_id == user.pk or loan.lender_id == user.pk or loan.status in LIVE_LOAN_STATUSES:
+        return True
+    return Offer.objects.filter(loan=loan, lender=user).exists()
+
+
+def loans_visible(*, user) -> QuerySet[Loan]:
+    return Loan.objects.filter(
+        Q(borrower=user) | Q(lender=user) | Q(status__in=LIVE_LOAN_STATUSES) | _offered_by(user)
+    )
+
+
+def loan_get(
+    *, loan_id: int, user, with_payments: bool = False, borrower_only: bool = False, not_borrower: bool = False
+) -> Loan:
+    """A loan the user can see (else 404); borrower_only / not_borrower add the role check (403)."""
+    queryset = loans_visible(user=user)
+    if with_payments:
+        queryset = queryset.prefetch_related("payments")
+    loan = queryset.filter(pk=loan_id).first()
+    if loan is None:
+        raise NotFound("No such loan.")
+    if borrower_only and loan.borrower_id != user.pk:
+        raise Forbidden("Only the loan's borrower may do this.")
+    if not_borrower and loan.borrower_id == user.pk:
+        raise Forbidden("You cannot make an offer on your own loan.")
+    return loan
+
+
+def loan_list(*, user, status: str | None = None, role: str | None = None) -> QuerySet[Loan]:
+    if role == "borrower":
+        queryset = Loan.objects.filter(borrower=user)
+    elif role == "lender":
+        queryset = Loan.objects.filter(lender=user)
+    else:
+        queryset = Loan.objects.filter(Q(borrower=user) | Q(lender=user))
+    if status:
+        queryset = queryset.filter(status=status)
+    return queryset.order_by("-created_at", "-id")
+
+
+def loan_available_list(
+    *, user, min_amount=None, max_amount=None, term_months: int | None = None, ordering: str = "-created_at"
+) -> QuerySet[Loan]:
+    queryset = Loan.objects.filter(status__in=LIVE_LOAN_STATUSES, lender__isnull=True).exclude(borrower=user)
+    if min_amount is not None:
+        queryset = queryset.filter(amount__gte=min_amount)
+    if max_amount is not None:
+        queryset = queryset.filter(amount__lte=max_amount)
+    if term_months is not None:
+        queryset = queryset.filter(term_months=term_months)
+    return queryset.order_by(ordering, "-id" if ordering.startswith("-") else "id")
+
+
+def offer_list(*, loan: Loan, user) -> QuerySet[Offer]:
+    """The borrower sees every offer but REJECTED ones; anyone else only their own."""
+    queryset = Offer.objects.filter(loan=loan)
+    if loan.borrower_id == user.pk:
+        queryset = queryset.exclude(status=OfferStatus.REJECTED)
+    else:
+        queryset = queryset.filter(lender=user)
+    return queryset.order_by("interest_rate", "created_at", "id")
+
+
+def payment_list(*, loan: Loan, user) -> QuerySet[Payment]:
+    if user.pk not in (loan.borrower_id, loan.lender_id):
+        raise Forbidden("Only the borrower and the lender see the schedule.")
+    return loan.payments.order_by("number")
+
+
+def notification_list(*, user) -> QuerySet[Notification]:
+    return Notification.objects.filter(user=user).order_by("-created_at", "-id")
