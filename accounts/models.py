@@ -26,7 +26,9 @@ class Profile(models.Model):
             models.CheckConstraint(condition=Q(balance__gte=0), name="profile_balance_non_negative"),
             models.CheckConstraint(condition=Q(balance__lte=MAX_BALANCE), name="profile_balance_max"),
             models.CheckConstraint(condition=Q(reserved_balance__gte=0), name="profile_reserved_non_negative"),
-            models.CheckConstraint(condition=Q(reserved_balance__lte=F("balance")), name="profile_reserved_within_balance"),
+            models.CheckConstraint(
+                condition=Q(reserved_balance__lte=F("balance")), name="profile_reserved_within_balance"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -78,11 +80,17 @@ class Transaction(models.Model):
     """One movement of money. Rows are written with the balance change and never updated or deleted."""
 
     kind = models.CharField(max_length=16, choices=TransactionKind.choices)
-    from_user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
-    to_user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    from_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    to_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     amount = models.DecimalField(**MONEY)
     loan = models.ForeignKey("loans.Loan", null=True, blank=True, on_delete=models.PROTECT, related_name="transactions")
-    payment = models.ForeignKey("loans.Payment", null=True, blank=True, on_delete=models.PROTECT, related_name="transactions")
+    payment = models.ForeignKey(
+        "loans.Payment", null=True, blank=True, on_delete=models.PROTECT, related_name="transactions"
+    )
     note = models.CharField(max_length=255, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 

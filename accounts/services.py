@@ -60,9 +60,7 @@ def profiles_save(profiles: Iterable[Profile], entries: Iterable[Transaction] = 
 
 def platform_user():
     """The fee account: a user that exists for the ledger only and cannot log in."""
-    user, created = User.objects.get_or_create(
-        username=settings.LENME_PLATFORM_USERNAME, defaults={"is_active": False}
-    )
+    user, created = User.objects.get_or_create(username=settings.LENME_PLATFORM_USERNAME, defaults={"is_active": False})
     if created:
         user.set_unusable_password()
         user.save(update_fields=["password"])
@@ -79,7 +77,10 @@ def user_register(*, username: str, password: str, email: str = "") -> tuple[obj
             errors=[{"field": "password", "code": "invalid", "detail": message} for message in exc.messages],
         ) from exc
     taken = ValidationFailed.field("username", "A user with that username already exists.", "unique")
-    if username.lower() == settings.LENME_PLATFORM_USERNAME.lower() or User.objects.filter(username__iexact=username).exists():
+    if (
+        username.lower() == settings.LENME_PLATFORM_USERNAME.lower()
+        or User.objects.filter(username__iexact=username).exists()
+    ):
         raise taken
     try:
         with transaction.atomic():
@@ -102,7 +103,9 @@ def token_obtain(*, username: str, password: str) -> Token:
 def account_deposit(*, user, amount: Decimal) -> Profile:
     profile = lock_profiles([user.pk])[user.pk]
     if profile.balance + amount > MAX_BALANCE:
-        raise ValidationFailed.field("amount", f"This deposit would take your balance above {MAX_BALANCE}.", "max_balance")
+        raise ValidationFailed.field(
+            "amount", f"This deposit would take your balance above {MAX_BALANCE}.", "max_balance"
+        )
     profile.balance += amount
     profiles_save([profile], [ledger_entry(kind=TransactionKind.DEPOSIT, amount=amount, to_profile=profile)])
     return profile

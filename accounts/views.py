@@ -18,7 +18,8 @@ from accounts.serializers import (
     TransactionSerializer,
 )
 from lenme.api.schema import IDEMPOTENCY_KEY, errors
-from lenme.api.views import ActionView, validated as _validated
+from lenme.api.views import ActionView
+from lenme.api.views import validated as _validated
 
 
 class RegisterView(APIView):
@@ -30,7 +31,13 @@ class RegisterView(APIView):
         summary="Register a user",
         request=RegisterInputSerializer,
         responses={201: RegisterOutputSerializer, **errors(400, auth=False)},
-        examples=[OpenApiExample("Borrower", value={"username": "alice", "password": "s3cure-Passw0rd", "email": "alice@example.com"}, request_only=True)],
+        examples=[
+            OpenApiExample(
+                "Borrower",
+                value={"username": "alice", "password": "s3cure-Passw0rd", "email": "alice@example.com"},
+                request_only=True,
+            )
+        ],
     )
     def post(self, request: Request) -> Response:
         data = _validated(RegisterInputSerializer, request)
@@ -98,7 +105,11 @@ class WithdrawView(ActionView):
 class TransactionListView(generics.ListAPIView):
     serializer_class = TransactionSerializer
 
-    @extend_schema(tags=["accounts"], summary="The caller's ledger rows, newest first", responses={200: TransactionSerializer(many=True), **errors(404)})
+    @extend_schema(
+        tags=["accounts"],
+        summary="The caller's ledger rows, newest first",
+        responses={200: TransactionSerializer(many=True), **errors(404)},
+    )
     def get(self, request: Request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 

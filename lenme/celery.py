@@ -15,4 +15,6 @@ app.autodiscover_tasks()
 def _schedule_sweep(sender: Celery, **_kwargs) -> None:
     from django.conf import settings
 
-    sender.add_periodic_task(float(settings.LENME_SWEEP_SECONDS), sender.signature("loans.tasks.sweep"), name="lenme sweep")
+    sender.add_periodic_task(
+        float(settings.LENME_SWEEP_SECONDS), sender.signature("loans.tasks.sweep"), name="lenme sweep"
+    )

@@ -118,9 +118,12 @@ class Offer(models.Model):
             models.UniqueConstraint(
                 fields=["loan", "lender"], condition=Q(status="PENDING"), name="offer_one_pending_per_lender"
             ),
-            models.UniqueConstraint(fields=["loan"], condition=Q(status="ACCEPTED"), name="offer_one_accepted_per_loan"),
+            models.UniqueConstraint(
+                fields=["loan"], condition=Q(status="ACCEPTED"), name="offer_one_accepted_per_loan"
+            ),
             models.CheckConstraint(
-                condition=Q(status__in=["PENDING", "ACCEPTED"]) | Q(reserved_amount=0), name="offer_hold_only_while_live"
+                condition=Q(status__in=["PENDING", "ACCEPTED"]) | Q(reserved_amount=0),
+                name="offer_hold_only_while_live",
             ),
         ]
 

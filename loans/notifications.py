@@ -38,6 +38,11 @@ def deliver(events: tuple[Event, ...]) -> None:
     for event in events:
         if event.user_id in emails:
             try:
-                send_mail(f"Lenme: {event.kind.replace('_', ' ')}", event.message, settings.DEFAULT_FROM_EMAIL, [emails[event.user_id]])
+                send_mail(
+                    f"Lenme: {event.kind.replace('_', ' ')}",
+                    event.message,
+                    settings.DEFAULT_FROM_EMAIL,
+                    [emails[event.user_id]],
+                )
             except Exception:  # an email outage must not fail the money step that already committed
                 log.exception("could not email notification %s to user %s", event.kind, event.user_id)

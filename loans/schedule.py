@@ -49,7 +49,9 @@ def build_schedule(
         else:
             principal = _level_payment(balance, rate, rows_left) - interest
         due = start + relativedelta(months=number) if start is not None else None
-        rows.append(Row(number=number, amount=principal + interest, principal=principal, interest=interest, due_date=due))
+        rows.append(
+            Row(number=number, amount=principal + interest, principal=principal, interest=interest, due_date=due)
+        )
         balance -= principal
     assert balance == ZERO, balance
     return rows

@@ -20,9 +20,7 @@ def loan_is_visible(loan: Loan, user) -> bool:
 
 
 def loans_visible(*, user) -> QuerySet[Loan]:
-    return Loan.objects.filter(
-        Q(borrower=user) | Q(lender=user) | Q(status__in=LIVE_LOAN_STATUSES) | _offered_by(user)
-    )
+    return Loan.objects.filter(Q(borrower=user) | Q(lender=user) | Q(status__in=LIVE_LOAN_STATUSES) | _offered_by(user))
 
 
 def loan_get(

@@ -20,7 +20,8 @@ class LoanCreateSerializer(serializers.Serializer):
     def validate(self, attrs: dict) -> dict:
         if attrs["amount"] < attrs["term_months"]:
             raise serializers.ValidationError(
-                {"amount": f"A {attrs['term_months']}-month loan needs at least {attrs['term_months']}.00."}, code="min_value"
+                {"amount": f"A {attrs['term_months']}-month loan needs at least {attrs['term_months']}.00."},
+                code="min_value",
             )
         return attrs
 
@@ -30,7 +31,9 @@ class OfferCreateSerializer(serializers.Serializer):
 
 
 class AcceptSerializer(serializers.Serializer):
-    offer_id = StrictIntegerField(required=False, min_value=1, help_text="Default: the best PENDING offer (lowest rate, then oldest).")
+    offer_id = StrictIntegerField(
+        required=False, min_value=1, help_text="Default: the best PENDING offer (lowest rate, then oldest)."
+    )
 
 
 class AutopaySerializer(serializers.Serializer):
@@ -46,12 +49,27 @@ class PaymentSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Payment
-        fields = ["id", "loan", "number", "due_date", "amount", "principal", "interest", "late_fee", "overdue", "paid", "paid_at", "loan_status"]
+        fields = [
+            "id",
+            "loan",
+            "number",
+            "due_date",
+            "amount",
+            "principal",
+            "interest",
+            "late_fee",
+            "overdue",
+            "paid",
+            "paid_at",
+            "loan_status",
+        ]
 
 
 class LoanSerializer(serializers.ModelSerializer):
     amount = MoneyField()
-    interest_rate = RateField(allow_null=True, help_text="The requested maximum until an offer is accepted, then the accepted rate.")
+    interest_rate = RateField(
+        allow_null=True, help_text="The requested maximum until an offer is accepted, then the accepted rate."
+    )
     lenme_fee = MoneyField(positive=False)
     total_loan_amount = MoneyField(help_text="amount + lenme_fee: what the lender pays.")
     monthly_payment_amount = MoneyField(allow_null=True, help_text="Row 1's payment; null until an offer is accepted.")
@@ -128,7 +146,9 @@ class AvailableQuerySerializer(serializers.Serializer):
     min_amount = MoneyField(required=False)
     max_amount = MoneyField(required=False)
     term_months = serializers.IntegerField(required=False, min_value=1, max_value=360)
-    ordering = serializers.ChoiceField(choices=["created_at", "-created_at", "amount", "-amount"], required=False, default="-created_at")
+    ordering = serializers.ChoiceField(
+        choices=["created_at", "-created_at", "amount", "-amount"], required=False, default="-created_at"
+    )
 
 
 class NotificationSerializer(serializers.ModelSerializer):

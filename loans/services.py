@@ -12,8 +12,16 @@ from django.utils import timezone
 
 from accounts.models import Profile, TransactionKind
 from accounts.services import ledger_entry, platform_user, profiles_save
-from lenme.api.errors import DuplicateOffer, Forbidden, InvalidState, NotFound, ValidationFailed
-from lenme.api.errors import AlreadyPaid, InsufficientFunds, OutOfOrder
+from lenme.api.errors import (
+    AlreadyPaid,
+    DuplicateOffer,
+    Forbidden,
+    InsufficientFunds,
+    InvalidState,
+    NotFound,
+    OutOfOrder,
+    ValidationFailed,
+)
 from lenme.db import atomic_retry
 from lenme.locks import lock_loan, lock_offers, lock_payments, lock_profiles
 from lenme.money import ZERO
@@ -127,7 +135,17 @@ def loan_cancel(*, loan_id: int, borrower) -> Loan:
     _save_offers(live)
     profiles_save(profiles.values())
     _save_loan(loan, "status", "lender", "interest_rate")
-    notify(*(Event(o.lender_id, NotificationKind.OFFER_REJECTED, f"Loan #{loan.pk} was cancelled by its borrower; your offer was released.", loan.pk) for o in live))
+    notify(
+        *(
+            Event(
+                o.lender_id,
+                NotificationKind.OFFER_REJECTED,
+                f"Loan #{loan.pk} was cancelled by its borrower; your offer was released.",
+                loan.pk,
+            )
+            for o in live
+        )
+    )
     return loan
 
 
@@ -161,7 +179,9 @@ def offer_submit(*, loan_id: int, lender, interest_rate: Decimal) -> Offer:
     profile = lock_profiles([lender.pk])[lender.pk]
     hold = loan.total_loan_amount()
     if not profile.has_sufficient_funds(hold):
-        raise InsufficientFunds(f"This offer holds {hold}; your available balance is {profile.available_balance():.2f}.")
+        raise InsufficientFunds(
+            f"This offer holds {hold}; your available balance is {profile.available_balance():.2f}."
+        )
     profile.reserve_funds(hold)
     profiles_save([profile])
     try:
@@ -171,7 +191,14 @@ def offer_submit(*, loan_id: int, lender, interest_rate: Decimal) -> Offer:
     if loan.status == LoanStatus.OPEN:
         transition(loan, LoanStatus.OFFERED)
         _save_loan(loan, "status")
-    notify(Event(loan.borrower_id, NotificationKind.OFFER_RECEIVED, f"New offer at {interest_rate}% on loan #{loan.pk}.", loan.pk))
+    notify(
+        Event(
+            loan.borrower_id,
+            NotificationKind.OFFER_RECEIVED,
+            f"New offer at {interest_rate}% on loan #{loan.pk}.",
+            loan.pk,
+        )
+    )
     return offer
 
 
@@ -212,7 +239,9 @@ def offer_reject(*, loan_id: int, offer_id: int, borrower) -> Offer:
     profiles_save(profiles.values())
     if _reopen_if_no_pending(loan):
         _save_loan(loan, "status")
-    notify(Event(offer.lender_id, NotificationKind.OFFER_REJECTED, f"Your offer on loan #{loan.pk} was rejected.", loan.pk))
+    notify(
+        Event(offer.lender_id, NotificationKind.OFFER_REJECTED, f"Your offer on loan #{loan.pk} was rejected.", loan.pk)
+    )
     return offer
 
 
@@ -246,8 +275,21 @@ def loan_accept(*, loan_id: int, borrower, offer_id: int | None = None) -> Loan:
     loan.accepted_at = timezone.now()
     _save_loan(loan, "status", "lender", "interest_rate", "accepted_at")
     notify(
-        Event(chosen.lender_id, NotificationKind.OFFER_ACCEPTED, f"Your offer at {chosen.interest_rate}% on loan #{loan.pk} was accepted; fund it to start the loan.", loan.pk),
-        *(Event(o.lender_id, NotificationKind.OFFER_REJECTED, f"Loan #{loan.pk} accepted another offer; yours was released.", loan.pk) for o in others),
+        Event(
+            chosen.lender_id,
+            NotificationKind.OFFER_ACCEPTED,
+            f"Your offer at {chosen.interest_rate}% on loan #{loan.pk} was accepted; fund it to start the loan.",
+            loan.pk,
+        ),
+        *(
+            Event(
+                o.lender_id,
+                NotificationKind.OFFER_REJECTED,
+                f"Loan #{loan.pk} accepted another offer; yours was released.",
+                loan.pk,
+            )
+            for o in others
+        ),
     )
     return loan
 
@@ -272,10 +314,28 @@ def loan_fund(*, loan_id: int, lender) -> Loan:
     lender_profile.release_funds(offer.reserved_amount)
     offer.reserved_amount = ZERO
     lender_profile.transfer_funds(loan.amount, borrower_profile)
-    entries = [ledger_entry(kind=TransactionKind.FUNDING, amount=loan.amount, from_profile=lender_profile, to_profile=borrower_profile, loan=loan, note=f"Loan #{loan.pk} principal")]
+    entries = [
+        ledger_entry(
+            kind=TransactionKind.FUNDING,
+            amount=loan.amount,
+            from_profile=lender_profile,
+            to_profile=borrower_profile,
+            loan=loan,
+            note=f"Loan #{loan.pk} principal",
+        )
+    ]
     if loan.lenme_fee > 0:
         lender_profile.transfer_funds(loan.lenme_fee, platform)
-        entries.append(ledger_entry(kind=TransactionKind.FEE, amount=loan.lenme_fee, from_profile=lender_profile, to_profile=platform, loan=loan, note=f"Loan #{loan.pk} Lenme fee"))
+        entries.append(
+            ledger_entry(
+                kind=TransactionKind.FEE,
+                amount=loan.lenme_fee,
+                from_profile=lender_profile,
+                to_profile=platform,
+                loan=loan,
+                note=f"Loan #{loan.pk} Lenme fee",
+            )
+        )
     profiles_save(profiles.values(), entries)
     _save_offers([offer])
 
@@ -286,11 +346,20 @@ def loan_fund(*, loan_id: int, lender) -> Loan:
         amount=loan.amount, annual_rate=loan.interest_rate, term_months=loan.term_months, start=loan.funded_at.date()
     )
     payments = Payment.objects.bulk_create(
-        Payment(loan=loan, number=r.number, due_date=r.due_date, amount=r.amount, principal=r.principal, interest=r.interest)
+        Payment(
+            loan=loan, number=r.number, due_date=r.due_date, amount=r.amount, principal=r.principal, interest=r.interest
+        )
         for r in rows
     )
     loan.schedule = payments  # serialized with the response without another query
-    notify(Event(loan.borrower_id, NotificationKind.LOAN_FUNDED, f"Loan #{loan.pk} is funded: {loan.amount} is in your balance.", loan.pk))
+    notify(
+        Event(
+            loan.borrower_id,
+            NotificationKind.LOAN_FUNDED,
+            f"Loan #{loan.pk} is funded: {loan.amount} is in your balance.",
+            loan.pk,
+        )
+    )
     return loan
 
 
@@ -303,21 +372,43 @@ def _pay(loan: Loan, payment: Payment, *, payer_id: int) -> None:
     borrower_profile, lender_profile = profiles[loan.borrower_id], profiles[loan.lender_id]
     due = payment.amount_due()
     if not borrower_profile.has_sufficient_funds(due):
-        raise InsufficientFunds(f"This installment needs {due}; your available balance is {borrower_profile.available_balance():.2f}.")
+        raise InsufficientFunds(
+            f"This installment needs {due}; your available balance is {borrower_profile.available_balance():.2f}."
+        )
     borrower_profile.transfer_funds(due, lender_profile)
     profiles_save(
         profiles.values(),
-        [ledger_entry(kind=TransactionKind.REPAYMENT, amount=due, from_profile=borrower_profile, to_profile=lender_profile, loan=loan, payment=payment, note=f"Loan #{loan.pk} installment {payment.number}")],
+        [
+            ledger_entry(
+                kind=TransactionKind.REPAYMENT,
+                amount=due,
+                from_profile=borrower_profile,
+                to_profile=lender_profile,
+                loan=loan,
+                payment=payment,
+                note=f"Loan #{loan.pk} installment {payment.number}",
+            )
+        ],
     )
     payment.paid = True
     payment.paid_at = timezone.now()
     payment.save(update_fields=["paid", "paid_at"])
-    events = [Event(loan.lender_id, NotificationKind.PAYMENT_RECEIVED, f"Installment {payment.number} of loan #{loan.pk} paid: {due}.", loan.pk)]
+    events = [
+        Event(
+            loan.lender_id,
+            NotificationKind.PAYMENT_RECEIVED,
+            f"Installment {payment.number} of loan #{loan.pk} paid: {due}.",
+            loan.pk,
+        )
+    ]
     if payment.number == loan.term_months:
         transition(loan, LoanStatus.COMPLETED)
         loan.completed_at = payment.paid_at
         _save_loan(loan, "status", "completed_at")
-        events += [Event(uid, NotificationKind.LOAN_COMPLETED, f"Loan #{loan.pk} is repaid in full.", loan.pk) for uid in (loan.borrower_id, loan.lender_id)]
+        events += [
+            Event(uid, NotificationKind.LOAN_COMPLETED, f"Loan #{loan.pk} is repaid in full.", loan.pk)
+            for uid in (loan.borrower_id, loan.lender_id)
+        ]
     payment.loan = loan
     notify(*events)
 

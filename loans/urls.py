@@ -15,7 +15,9 @@ urlpatterns = [
     path("loans/<int:loan_id>/fund/", views.LoanFundView.as_view(), name="loan-fund"),
     path("loans/<int:loan_id>/autopay/", views.LoanAutopayView.as_view(), name="loan-autopay"),
     path("loans/<int:loan_id>/offers/", views.OfferListCreateView.as_view(), name="offer-list"),
-    path("loans/<int:loan_id>/offers/<int:offer_id>/withdraw/", views.OfferWithdrawView.as_view(), name="offer-withdraw"),
+    path(
+        "loans/<int:loan_id>/offers/<int:offer_id>/withdraw/", views.OfferWithdrawView.as_view(), name="offer-withdraw"
+    ),
     path("loans/<int:loan_id>/reject/<int:offer_id>/", views.OfferRejectView.as_view(), name="offer-reject"),
     path("loans/<int:loan_id>/payments/", views.PaymentListView.as_view(), name="payment-list"),
     path("loans/<int:loan_id>/payments/<int:payment_id>/pay/", views.PaymentPayView.as_view(), name="payment-pay"),

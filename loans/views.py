@@ -68,7 +68,11 @@ class LoanListCreateView(ActionView):
         parameters=[IDEMPOTENCY_KEY],
         responses={201: LoanSerializer, **errors(400, idempotent=True)},
         examples=[
-            OpenApiExample("The Lenme example", value={"amount": "5000.00", "term_months": 6, "interest_rate": "15.00"}, request_only=True),
+            OpenApiExample(
+                "The Lenme example",
+                value={"amount": "5000.00", "term_months": 6, "interest_rate": "15.00"},
+                request_only=True,
+            ),
         ],
     )
     def post(self, request: Request, *args, **kwargs):
@@ -103,15 +107,31 @@ class LoanQuoteView(APIView):
         tags=["loans"],
         summary="Quote the schedule funding would create (no auth)",
         parameters=[
-            OpenApiParameter("amount", str, required=True, description="1.00 to 1000000.00", examples=[OpenApiExample("amount", value="5000.00")]),
-            OpenApiParameter("term_months", int, required=True, description="1 to 360", examples=[OpenApiExample("term", value=6)]),
-            OpenApiParameter("interest_rate", str, required=True, description="0.00 to 100.00", examples=[OpenApiExample("rate", value="15.00")]),
+            OpenApiParameter(
+                "amount",
+                str,
+                required=True,
+                description="1.00 to 1000000.00",
+                examples=[OpenApiExample("amount", value="5000.00")],
+            ),
+            OpenApiParameter(
+                "term_months", int, required=True, description="1 to 360", examples=[OpenApiExample("term", value=6)]
+            ),
+            OpenApiParameter(
+                "interest_rate",
+                str,
+                required=True,
+                description="0.00 to 100.00",
+                examples=[OpenApiExample("rate", value="15.00")],
+            ),
         ],
         responses={200: QuoteSerializer, **errors(400, auth=False)},
     )
     def get(self, request: Request) -> Response:
         query = _query(QuoteQuerySerializer, request)
-        rows = build_schedule(amount=query["amount"], annual_rate=query["interest_rate"], term_months=query["term_months"])
+        rows = build_schedule(
+            amount=query["amount"], annual_rate=query["interest_rate"], term_months=query["term_months"]
+        )
         total = sum((r.amount for r in rows), Decimal("0"))
         body = {
             "amount": query["amount"],
@@ -121,19 +141,31 @@ class LoanQuoteView(APIView):
             "monthly_payment_amount": rows[0].amount,
             "total_repayment": total,
             "total_interest": total - query["amount"],
-            "payments": [{"number": r.number, "amount": r.amount, "principal": r.principal, "interest": r.interest} for r in rows],
+            "payments": [
+                {"number": r.number, "amount": r.amount, "principal": r.principal, "interest": r.interest} for r in rows
+            ],
         }
         return Response(QuoteSerializer(body).data)
 
 
 class LoanDetailView(APIView):
-    @extend_schema(tags=["loans"], summary="A loan with its schedule", responses={200: LoanDetailSerializer, **errors(404)})
+    @extend_schema(
+        tags=["loans"], summary="A loan with its schedule", responses={200: LoanDetailSerializer, **errors(404)}
+    )
     def get(self, request: Request, loan_id: int) -> Response:
         loan = selectors.loan_get(loan_id=loan_id, user=request.user, with_payments=True)
         return Response(LoanDetailSerializer(loan).data)
 
 
-def _loan_action(summary: str, *, description: str = "", request=None, statuses=(404, 403), conflicts=("invalid_state",), response=LoanSerializer):
+def _loan_action(
+    summary: str,
+    *,
+    description: str = "",
+    request=None,
+    statuses=(404, 403),
+    conflicts=("invalid_state",),
+    response=LoanSerializer,
+):
     return extend_schema(
         tags=["loans"],
         summary=summary,
@@ -154,7 +186,10 @@ class LoanPublishView(ActionView):
 
 
 class LoanCancelView(ActionView):
-    @_loan_action("Cancel a loan before it is funded (borrower)", description="Every PENDING or ACCEPTED offer becomes REJECTED and its hold is released.")
+    @_loan_action(
+        "Cancel a loan before it is funded (borrower)",
+        description="Every PENDING or ACCEPTED offer becomes REJECTED and its hold is released.",
+    )
     def post(self, request: Request, *args, **kwargs):
         return super().post(request, *args, **kwargs)
 
@@ -173,7 +208,11 @@ class LoanAcceptView(ActionView):
         return super().post(request, *args, **kwargs)
 
     def act(self, request: Request, loan_id: int) -> Response:
-        data = validated(AcceptSerializer, request, precheck=lambda: selectors.loan_get(loan_id=loan_id, user=request.user, borrower_only=True))
+        data = validated(
+            AcceptSerializer,
+            request,
+            precheck=lambda: selectors.loan_get(loan_id=loan_id, user=request.user, borrower_only=True),
+        )
         return Response(LoanSerializer(services.loan_accept(loan_id=loan_id, borrower=request.user, **data)).data)
 
 
@@ -196,7 +235,11 @@ class LoanAutopayView(ActionView):
         return super().post(request, *args, **kwargs)
 
     def act(self, request: Request, loan_id: int) -> Response:
-        data = validated(AutopaySerializer, request, precheck=lambda: selectors.loan_get(loan_id=loan_id, user=request.user, borrower_only=True))
+        data = validated(
+            AutopaySerializer,
+            request,
+            precheck=lambda: selectors.loan_get(loan_id=loan_id, user=request.user, borrower_only=True),
+        )
         return Response(LoanSerializer(services.loan_autopay_set(loan_id=loan_id, borrower=request.user, **data)).data)
 
 
@@ -221,14 +264,23 @@ class OfferListCreateView(ActionView):
         description="Reserves `total_loan_amount` of the lender's available balance. A rate above the loan's requested maximum is 400.",
         request=OfferCreateSerializer,
         parameters=[IDEMPOTENCY_KEY],
-        responses={201: OfferSerializer, **errors(404, 403, 400, conflicts=("invalid_state", "duplicate_offer", "insufficient_funds"), idempotent=True)},
+        responses={
+            201: OfferSerializer,
+            **errors(
+                404, 403, 400, conflicts=("invalid_state", "duplicate_offer", "insufficient_funds"), idempotent=True
+            ),
+        },
         examples=[OpenApiExample("Offer at 12%", value={"interest_rate": "12.00"}, request_only=True)],
     )
     def post(self, request: Request, *args, **kwargs):
         return super().post(request, *args, **kwargs)
 
     def act(self, request: Request, loan_id: int) -> Response:
-        data = validated(OfferCreateSerializer, request, precheck=lambda: selectors.loan_get(loan_id=loan_id, user=request.user, not_borrower=True))
+        data = validated(
+            OfferCreateSerializer,
+            request,
+            precheck=lambda: selectors.loan_get(loan_id=loan_id, user=request.user, not_borrower=True),
+        )
         offer = services.offer_submit(loan_id=loan_id, lender=request.user, **data)
         return Response(OfferSerializer(offer).data, status=status.HTTP_201_CREATED)
 
@@ -239,7 +291,9 @@ class OfferWithdrawView(ActionView):
         return super().post(request, *args, **kwargs)
 
     def act(self, request: Request, loan_id: int, offer_id: int) -> Response:
-        return Response(OfferSerializer(services.offer_withdraw(loan_id=loan_id, offer_id=offer_id, lender=request.user)).data)
+        return Response(
+            OfferSerializer(services.offer_withdraw(loan_id=loan_id, offer_id=offer_id, lender=request.user)).data
+        )
 
 
 class OfferRejectView(ActionView):
@@ -248,7 +302,9 @@ class OfferRejectView(ActionView):
         return super().post(request, *args, **kwargs)
 
     def act(self, request: Request, loan_id: int, offer_id: int) -> Response:
-        return Response(OfferSerializer(services.offer_reject(loan_id=loan_id, offer_id=offer_id, borrower=request.user)).data)
+        return Response(
+            OfferSerializer(services.offer_reject(loan_id=loan_id, offer_id=offer_id, borrower=request.user)).data
+        )
 
 
 class PaymentListView(APIView):
@@ -281,7 +337,11 @@ class PaymentPayView(ActionView):
 class NotificationListView(generics.ListAPIView):
     serializer_class = NotificationSerializer
 
-    @extend_schema(tags=["notifications"], summary="The caller's notifications, newest first", responses={200: NotificationSerializer(many=True), **errors()})
+    @extend_schema(
+        tags=["notifications"],
+        summary="The caller's notifications, newest first",
+        responses={200: NotificationSerializer(many=True), **errors()},
+    )
     def get(self, request: Request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
@@ -290,12 +350,20 @@ class NotificationListView(generics.ListAPIView):
 
 
 class NotificationReadView(ActionView):
-    @extend_schema(tags=["notifications"], summary="Mark a notification read", request=None, parameters=[IDEMPOTENCY_KEY], responses={200: NotificationSerializer, **errors(404, idempotent=True)})
+    @extend_schema(
+        tags=["notifications"],
+        summary="Mark a notification read",
+        request=None,
+        parameters=[IDEMPOTENCY_KEY],
+        responses={200: NotificationSerializer, **errors(404, idempotent=True)},
+    )
     def post(self, request: Request, *args, **kwargs):
         return super().post(request, *args, **kwargs)
 
     def act(self, request: Request, notification_id: int) -> Response:
-        return Response(NotificationSerializer(services.notification_read(notification_id=notification_id, user=request.user)).data)
+        return Response(
+            NotificationSerializer(services.notification_read(notification_id=notification_id, user=request.user)).data
+        )
 
 
 __all__ = ["LoanStatus"]

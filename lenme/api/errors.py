@@ -114,7 +114,13 @@ _DRF_CODES = {
 
 
 def problem(status_code: int, code: str, title: str, detail: str, errors: list | None = None) -> dict[str, Any]:
-    body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status_code, "detail": detail, "code": code}
+    body: dict[str, Any] = {
+        "type": "about:blank",
+        "title": title,
+        "status": status_code,
+        "detail": detail,
+        "code": code,
+    }
     if errors is not None:
         body["errors"] = errors
     return body

@@ -13,7 +13,7 @@ _PLAIN_DECIMAL = re.compile(r"^-?\d+(\.\d+)?$")
 
 def parse_decimal(value: object) -> Decimal | None:
     """A Decimal from a JSON string in plain notation or a JSON number; None when it is neither."""
-    if isinstance(value, bool) or isinstance(value, ExponentNumber):
+    if isinstance(value, (bool, ExponentNumber)):
         return None
     if isinstance(value, int):
         return Decimal(value)
@@ -38,7 +38,9 @@ class DecimalAmountField(serializers.Field):
         "positive": "Must be greater than zero.",
     }
 
-    def __init__(self, *, min_value: Decimal | None = None, max_value: Decimal | None = None, positive: bool = True, **kwargs):
+    def __init__(
+        self, *, min_value: Decimal | None = None, max_value: Decimal | None = None, positive: bool = True, **kwargs
+    ):
         self.min_value = min_value
         self.max_value = max_value
         self.positive = positive

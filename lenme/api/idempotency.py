@@ -93,7 +93,10 @@ def idempotency_finish(record: IdempotencyRecord, *, status: int, body: bytes, c
         IdempotencyRecord.objects.filter(pk=record.pk, locked_at=record.locked_at).delete()
         return
     IdempotencyRecord.objects.filter(pk=record.pk).update(
-        state=IdempotencyRecord.State.DONE, response_status=status, response_body=body, response_content_type=content_type
+        state=IdempotencyRecord.State.DONE,
+        response_status=status,
+        response_body=body,
+        response_content_type=content_type,
     )
 
 

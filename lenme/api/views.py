@@ -1,8 +1,8 @@
 """Base views: every money POST is an ActionView, which adds Idempotency-Key handling and retries."""
 
-from django.http import HttpResponse
 from collections.abc import Callable
 
+from django.http import HttpResponse
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
