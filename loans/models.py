@@ -150,7 +150,6 @@ class Payment(models.Model):
             models.UniqueConstraint(fields=["loan", "number"], name="payment_number_unique_per_loan"),
             models.CheckConstraint(condition=Q(amount__gt=0), name="payment_amount_positive"),
             models.CheckConstraint(condition=Q(principal__gte=0, interest__gte=0), name="payment_parts_non_negative"),
-            models.CheckConstraint(condition=Q(amount=F("principal") + F("interest")), name="payment_parts_sum"),
             models.CheckConstraint(condition=Q(late_fee__gte=0), name="payment_late_fee_non_negative"),
         ]
 

@@ -27,9 +27,11 @@ def pytest_collection_modifyitems(config, items):
 
 
 @pytest.fixture(autouse=True)
-def _no_throttling(settings):
+def _test_settings(settings):
     settings.THROTTLE_USER_RATE = ""
     settings.THROTTLE_ANON_RATE = ""
+    # Password hashing is deliberately slow; tests create many users.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture

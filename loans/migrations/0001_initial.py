@@ -166,10 +166,6 @@ class Migration(migrations.Migration):
         ),
         migrations.AddConstraint(
             model_name='payment',
-            constraint=models.CheckConstraint(condition=models.Q(('amount', django.db.models.expressions.CombinedExpression(models.F('principal'), '+', models.F('interest')))), name='payment_parts_sum'),
-        ),
-        migrations.AddConstraint(
-            model_name='payment',
             constraint=models.CheckConstraint(condition=models.Q(('late_fee__gte', 0)), name='payment_late_fee_non_negative'),
         ),
     ]

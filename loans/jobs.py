@@ -1,0 +1,258 @@
+"""The scheduled sweep: offer expiry, funding deadlines, autopay, overdue marking, reminders.
+
+Every rule picks its candidates without locks, then handles one loan per transaction: it locks the
+rows (lenme.locks order), re-checks them under the lock and changes only what still qualifies. So a
+rule is idempotent, two overlapping sweeps cannot double-apply anything, and a worker that dies
+mid-sweep leaves every loan either fully handled or untouched for the next sweep.
+The two TTL rules use the clock (now); the date rules use `today` (a backfill may pass another day).
+"""
+
+import datetime
+import logging
+from collections import defaultdict
+from datetime import timedelta
+
+from django.conf import settings
+from django.utils import timezone
+
+from accounts.services import profiles_save
+from lenme.api.errors import InsufficientFunds
+from lenme.api.idempotency import idempotency_purge
+from lenme.db import atomic_retry
+from lenme.locks import lock_loan, lock_offers, lock_payments, lock_profiles
+from loans.models import JobRun, LoanStatus, NotificationKind, Offer, OfferStatus, Payment
+from loans.notifications import Event, notify
+from loans.services import _pay, _release, _reopen_if_no_pending, _save_loan, _save_offers, transition
+
+log = logging.getLogger(__name__)
+
+
+def _each(handle, loan_ids: list[int], *args) -> int:
+    """Handle each loan in its own transaction; one loan's failure is logged and skipped, not fatal."""
+    done = 0
+    for loan_id in loan_ids:
+        try:
+            done += handle(loan_id, *args)
+        except Exception:
+            log.exception("%s failed for loan %s; the next sweep retries it", handle.__name__, loan_id)
+    return done
+
+
+# 1. Offer expiry ------------------------------------------------------------------------------------
+
+
+def offers_expire(*, now: datetime.datetime) -> int:
+    cutoff = now - timedelta(seconds=settings.LENME_OFFER_TTL)
+    loan_ids = (
+        Offer.objects.filter(status=OfferStatus.PENDING, created_at__lt=cutoff)
+        .values_list("loan_id", flat=True)
+        .distinct()
+        .order_by("loan_id")
+    )
+    return _each(_expire_offers_of_loan, list(loan_ids), cutoff)
+
+
+@atomic_retry
+def _expire_offers_of_loan(loan_id: int, cutoff: datetime.datetime) -> int:
+    loan = lock_loan(loan_id)
+    offers = lock_offers(loan.offers.filter(status=OfferStatus.PENDING, created_at__lt=cutoff))
+    if not offers:
+        return 0
+    profiles = lock_profiles(o.lender_id for o in offers)
+    for offer in offers:
+        _release(offer, profiles, OfferStatus.EXPIRED)
+    _save_offers(offers)
+    profiles_save(profiles.values())
+    if _reopen_if_no_pending(loan):
+        _save_loan(loan, "status")
+    notify(
+        *(
+            Event(
+                o.lender_id,
+                NotificationKind.OFFER_EXPIRED,
+                f"Your offer on loan #{loan.pk} expired; its hold was released.",
+                loan.pk,
+            )
+            for o in offers
+        )
+    )
+    return len(offers)
+
+
+# 2. Funding deadline --------------------------------------------------------------------------------
+
+
+def fundings_expire(*, now: datetime.datetime) -> int:
+    cutoff = now - timedelta(seconds=settings.LENME_FUNDING_TTL)
+    from loans.models import Loan
+
+    loan_ids = Loan.objects.filter(status=LoanStatus.ACCEPTED, accepted_at__lt=cutoff).values_list("pk", flat=True)
+    return _each(_lapse_funding, list(loan_ids), cutoff)
+
+
+@atomic_retry
+def _lapse_funding(loan_id: int, cutoff: datetime.datetime) -> int:
+    loan = lock_loan(loan_id)
+    if loan.status != LoanStatus.ACCEPTED or loan.accepted_at >= cutoff:
+        return 0  # funded, cancelled or re-accepted since we looked
+    offers = lock_offers(loan.offers.filter(status=OfferStatus.ACCEPTED))
+    profiles = lock_profiles(o.lender_id for o in offers)
+    for offer in offers:
+        _release(offer, profiles, OfferStatus.EXPIRED)
+    _save_offers(offers)
+    profiles_save(profiles.values())
+    lender_id = loan.lender_id
+    transition(loan, LoanStatus.OPEN)
+    loan.lender = None
+    loan.interest_rate = loan.requested_interest_rate
+    loan.accepted_at = None
+    _save_loan(loan, "status", "lender", "interest_rate", "accepted_at")
+    notify(
+        Event(
+            lender_id,
+            NotificationKind.OFFER_EXPIRED,
+            f"You did not fund loan #{loan.pk} in time; your accepted offer expired and its hold was released.",
+            loan.pk,
+        ),
+        Event(
+            loan.borrower_id,
+            NotificationKind.OFFER_EXPIRED,
+            f"The accepted offer on loan #{loan.pk} was not funded in time; the loan is open for offers again.",
+            loan.pk,
+        ),
+    )
+    return 1
+
+
+# 3. Autopay -----------------------------------------------------------------------------------------
+
+
+def autopay_run(*, today: datetime.date) -> int:
+    loan_ids = (
+        Payment.objects.filter(paid=False, due_date__lte=today, loan__autopay=True, loan__status=LoanStatus.FUNDED)
+        .values_list("loan_id", flat=True)
+        .distinct()
+        .order_by("loan_id")
+    )
+    return _each(_autopay_loan, list(loan_ids), today)
+
+
+@atomic_retry
+def _autopay_loan(loan_id: int, today: datetime.date) -> int:
+    loan = lock_loan(loan_id)
+    if not loan.autopay or loan.status != LoanStatus.FUNDED:
+        return 0
+    paid = 0
+    for payment in lock_payments(loan.payments.filter(paid=False, due_date__lte=today)):
+        try:
+            _pay(loan, payment, payer_id=loan.borrower_id)
+        except InsufficientFunds:  # raised before anything is written: stop, the next sweep retries
+            break
+        paid += 1
+    return paid
+
+
+# 4. Overdue -----------------------------------------------------------------------------------------
+
+
+def payments_mark_overdue(*, today: datetime.date) -> int:
+    loan_ids = (
+        Payment.objects.filter(paid=False, overdue=False, due_date__lt=today, loan__status=LoanStatus.FUNDED)
+        .values_list("loan_id", flat=True)
+        .distinct()
+        .order_by("loan_id")
+    )
+    return _each(_mark_overdue, list(loan_ids), today)
+
+
+@atomic_retry
+def _mark_overdue(loan_id: int, today: datetime.date) -> int:
+    loan = lock_loan(loan_id)
+    payments = lock_payments(loan.payments.filter(paid=False, overdue=False, due_date__lt=today))
+    for payment in payments:
+        payment.overdue = True
+        payment.late_fee += settings.LENME_LATE_FEE  # once: the overdue flag guards it
+    Payment.objects.bulk_update(payments, ["overdue", "late_fee"])
+    notify(
+        *(
+            Event(
+                loan.borrower_id,
+                NotificationKind.PAYMENT_OVERDUE,
+                f"Installment {p.number} of loan #{loan.pk} was due {p.due_date} and is overdue; {p.amount_due()} is now due.",
+                loan.pk,
+            )
+            for p in payments
+        )
+    )
+    return len(payments)
+
+
+# 5. Reminders ---------------------------------------------------------------------------------------
+
+
+def reminders_send(*, today: datetime.date) -> int:
+    horizon = today + timedelta(days=settings.LENME_REMINDER_DAYS)
+    by_loan: dict[int, list[int]] = defaultdict(list)
+    rows = Payment.objects.filter(
+        paid=False,
+        reminder_sent_at__isnull=True,
+        due_date__gte=today,
+        due_date__lte=horizon,
+        loan__status=LoanStatus.FUNDED,
+    ).values_list("loan_id", "pk")
+    for loan_id, payment_id in rows:
+        by_loan[loan_id].append(payment_id)
+    return sum(_each(_remind, [loan_id], ids) for loan_id, ids in sorted(by_loan.items()))
+
+
+@atomic_retry
+def _remind(loan_id: int, payment_ids: list[int]) -> int:
+    loan = lock_loan(loan_id)
+    payments = lock_payments(loan.payments.filter(pk__in=payment_ids, paid=False, reminder_sent_at__isnull=True))
+    now = timezone.now()
+    for payment in payments:
+        payment.reminder_sent_at = now
+    Payment.objects.bulk_update(payments, ["reminder_sent_at"])
+    notify(
+        *(
+            Event(
+                loan.borrower_id,
+                NotificationKind.PAYMENT_DUE,
+                f"Installment {p.number} of loan #{loan.pk} ({p.amount_due()}) is due on {p.due_date}.",
+                loan.pk,
+            )
+            for p in payments
+        )
+    )
+    return len(payments)
+
+
+# The sweep ------------------------------------------------------------------------------------------
+
+JOB_RUN_RETENTION_DAYS = 7
+RULES = ("offers_expired", "fundings_lapsed", "autopaid", "overdue", "reminders", "idempotency_purged")
+
+
+def sweep(*, today: datetime.date | None = None, now: datetime.datetime | None = None) -> JobRun:
+    """Run every rule once, in the contract's order, and record what each did."""
+    now = now or timezone.now()
+    today = today or timezone.localdate(now)
+    run = JobRun.objects.create(today=today)
+    counts: dict[str, int] = {}
+    try:
+        counts["offers_expired"] = offers_expire(now=now)
+        counts["fundings_lapsed"] = fundings_expire(now=now)
+        counts["autopaid"] = autopay_run(today=today)
+        counts["overdue"] = payments_mark_overdue(today=today)
+        counts["reminders"] = reminders_send(today=today)
+        counts["idempotency_purged"] = idempotency_purge()
+        JobRun.objects.filter(started_at__lt=now - timedelta(days=JOB_RUN_RETENTION_DAYS)).delete()
+    except Exception as exc:
+        run.error = f"{type(exc).__name__}: {exc}"
+        log.exception("sweep failed after %s", counts)
+        raise
+    finally:
+        run.counts = counts
+        run.finished_at = timezone.now()
+        run.save(update_fields=["counts", "finished_at", "error"])
+    return run
