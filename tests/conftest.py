@@ -1,5 +1,6 @@
 """Shared fixtures: API clients authenticated by token, users with money, and loans at each stage."""
 
+import functools
 import os
 from decimal import Decimal
 
@@ -9,21 +10,37 @@ from rest_framework.test import APIClient
 
 from tests import factories
 
+REDIS_TEST_URL = os.environ.get("CELERY_TEST_BROKER_URL", "redis://127.0.0.1:6379/15")
 
-def pytest_collection_modifyitems(config, items):
-    """PostgreSQL-only tests skip on SQLite, and fail instead when REQUIRE_POSTGRES=1 (CI)."""
-    on_postgres = connection.vendor == "postgresql"
-    required = os.environ.get("REQUIRE_POSTGRES") == "1"
-    for item in items:
-        if "postgres" in item.keywords and not on_postgres:
-            if required:
-                item.add_marker(
-                    pytest.mark.xfail(
-                        reason="REQUIRE_POSTGRES=1 but the database is not PostgreSQL", strict=True, run=False
-                    )
-                )
-            else:
-                item.add_marker(pytest.mark.skip(reason="needs PostgreSQL (set DATABASE_URL)"))
+
+@functools.cache
+def redis_available() -> bool:
+    try:
+        import redis
+
+        return bool(redis.Redis.from_url(REDIS_TEST_URL, socket_connect_timeout=1).ping())
+    except Exception:
+        return False
+
+
+def _missing_service(item) -> tuple[str, bool] | None:
+    """(why the test cannot run here, whether CI requires it) or None when it can run."""
+    if "postgres" in item.keywords and connection.vendor != "postgresql":
+        return "needs PostgreSQL (set DATABASE_URL)", os.environ.get("REQUIRE_POSTGRES") == "1"
+    if "redis" in item.keywords and not redis_available():
+        return f"needs Redis at {REDIS_TEST_URL}", os.environ.get("REQUIRE_REDIS") == "1"
+    return None
+
+
+def pytest_runtest_setup(item):
+    """PostgreSQL-only tests skip on SQLite and Redis tests without Redis; REQUIRE_POSTGRES=1 and
+    REQUIRE_REDIS=1 (set by CI) turn those skips into failures."""
+    missing = _missing_service(item)
+    if missing:
+        reason, required = missing
+        if required:
+            pytest.fail(f"{reason}: required here, so this test may not be skipped", pytrace=False)
+        pytest.skip(reason)
 
 
 @pytest.fixture(autouse=True)
