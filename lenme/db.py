@@ -20,12 +20,23 @@ R = TypeVar("R")
 _RETRYABLE_SQLSTATES = {"40001", "40P01", "55P03"}
 
 
+def _chain(exc: BaseException):
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        yield exc
+        exc = exc.__cause__
+
+
 def is_retryable(exc: BaseException) -> bool:
-    cause = exc.__cause__
-    sqlstate = getattr(cause, "sqlstate", None)
-    if sqlstate in _RETRYABLE_SQLSTATES:
-        return True
-    return "database is locked" in str(exc).lower()
+    """A deadlock, serialization failure or lock timeout (PostgreSQL), or a busy SQLite database."""
+    for link in _chain(exc):
+        if getattr(link, "sqlstate", None) in _RETRYABLE_SQLSTATES:
+            return True
+        message = str(link).lower()
+        if "database is locked" in message or "database table is locked" in message:
+            return True
+    return False
 
 
 def atomic_retry(func: Callable[P, R]) -> Callable[P, R]:
@@ -43,15 +54,20 @@ def atomic_retry(func: Callable[P, R]) -> Callable[P, R]:
                 return func(*args, **kwargs)
         attempts = max(1, settings.LENME_DB_RETRIES)
         for attempt in range(1, attempts + 1):
+            committed = []
             try:
                 with transaction.atomic():
+                    # Runs first among the on_commit hooks: an error raised by a later hook (after the
+                    # commit) must never re-run a step whose money already moved.
+                    transaction.on_commit(functools.partial(committed.append, True))
                     return func(*args, **kwargs)
             except OperationalError as exc:
-                if not is_retryable(exc):
+                if committed or not is_retryable(exc):
                     raise
                 log.warning("retrying %s after %s (attempt %d/%d)", func.__qualname__, exc, attempt, attempts)
                 if attempt == attempts:
                     raise Conflict() from exc
+                # Jittered backoff, so the racers that deadlocked do not collide again in step.
                 time.sleep(random.uniform(0, 0.02 * attempt))
         raise AssertionError("unreachable")  # pragma: no cover
 

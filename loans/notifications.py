@@ -25,7 +25,8 @@ def notify(*events: Event) -> None:
     """Deliver the events after the current transaction commits; a rollback notifies nobody."""
     events = tuple(e for e in events if e.user_id is not None)
     if events:
-        transaction.on_commit(lambda: deliver(events))
+        # robust: a delivery failure after the money step committed must not turn its response into a 500
+        transaction.on_commit(lambda: deliver(events), robust=True)
 
 
 def deliver(events: tuple[Event, ...]) -> None:

@@ -1,9 +1,16 @@
 """Idempotency-Key handling: store the first response of a POST per (user, key) and replay it.
 
-The record is created (committed) before the operation runs, so a duplicate that arrives meanwhile
-sees it in flight and gets 409 at once. On success the final response is stored in the same database
-transaction as the money step, so a crash can never leave money moved without its stored response.
-A 4xx other than 400 is stored after the (rolled back) operation; 400s and 5xx are not stored.
+Lifecycle of a record (accounts.models.IdempotencyRecord):
+1. idempotency_begin claims the key with a committed IN_FLIGHT row before the action runs, so a
+   duplicate that arrives meanwhile finds it and gets 409 `idempotency_in_flight` at once.
+2. The action runs in one transaction that first locks that row (idempotency_hold), then does the money
+   step, then stores the final response (idempotency_finish): the money moves if and only if the
+   response is stored, so a crash can never leave money moved without its replayable response.
+3. A 4xx other than 400 (the action rolled back) is stored afterwards; a 400, a 5xx or a lost race
+   (409 `conflict`) frees the key, so a retry executes afresh.
+A first request that died leaves an IN_FLIGHT row that nobody holds a lock on: after
+LENME_IDEMPOTENCY_LOCK_SECONDS a repeat takes it over. A slow first request still holds its row lock,
+so it is never taken over (PostgreSQL; SQLite serializes write transactions anyway).
 """
 
 import hashlib
@@ -13,35 +20,45 @@ from datetime import timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, OperationalError, transaction
 from django.http import HttpResponse
 from django.utils import timezone
 
 from accounts.models import IdempotencyRecord
 from lenme.api.errors import IdempotencyInFlight, IdempotencyKeyReused, ValidationFailed
+from lenme.locks import lock_idempotency_record, lock_idempotency_record_nowait
 
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
-_VALID_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
+# 1 to 255 visible ASCII characters: no space, no control character, nothing outside ASCII.
+_VALID_KEY = re.compile(r"[\x21-\x7e]{1,255}")
 
 
 def _canonical(value: object) -> object:
-    if isinstance(value, Decimal):
-        return {"$decimal": str(value)}
+    """The body as parsed data: numbers compare by value (5000.0 == 5000.00), strings stay strings."""
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, int | Decimal):
+        number = Decimal(value)
+        if number.is_finite():
+            number = number.normalize()
+            if number == 0:
+                number = Decimal(0)
+        return {"$number": str(number)}
     if isinstance(value, dict):
         return {str(k): _canonical(v) for k, v in value.items()}
-    if isinstance(value, list):
+    if isinstance(value, list | tuple):
         return [_canonical(v) for v in value]
-    return value
+    return {"$other": repr(value)}  # pragma: no cover - a JSON body holds nothing else
 
 
 def request_fingerprint(*, method: str, full_path: str, data: object) -> str:
-    body = json.dumps(_canonical(data), sort_keys=True, separators=(",", ":"))
+    body = json.dumps(_canonical(data), sort_keys=True, separators=(",", ":"), ensure_ascii=True)
     return hashlib.sha256(f"{method}\n{full_path}\n{body}".encode()).hexdigest()
 
 
 def validate_key(raw: str) -> str:
-    if not _VALID_KEY.match(raw):
+    if not _VALID_KEY.fullmatch(raw):
         raise ValidationFailed.field(HEADER, "Idempotency-Key must be 1 to 255 visible ASCII characters.", "invalid")
     return raw
 
@@ -54,53 +71,89 @@ def replay(record: IdempotencyRecord) -> HttpResponse:
     return response
 
 
+def _take_over(record: IdempotencyRecord, now) -> IdempotencyRecord | None:
+    """Claim a stale IN_FLIGHT record whose request died; None when it is still held or has changed."""
+    try:
+        with transaction.atomic():
+            current = lock_idempotency_record_nowait(record.pk)
+            if current is None or current.state != IdempotencyRecord.State.IN_FLIGHT:
+                return None
+            if current.locked_at != record.locked_at:
+                return None
+            current.locked_at = now
+            current.save(update_fields=["locked_at"])
+            return current
+    except OperationalError as exc:  # the row is locked: its request is alive and executing
+        raise IdempotencyInFlight() from exc
+
+
 def idempotency_begin(*, user, key: str, fingerprint: str) -> IdempotencyRecord | HttpResponse:
-    """Claim the key for this request, or answer with the stored response, or refuse."""
+    """Claim the key for this request, or answer with the stored response, or refuse (409 / 422).
+
+    Reads first, so a duplicate never waits for the first request's transaction.
+    """
     now = timezone.now()
-    for _ in range(3):
-        try:
-            with transaction.atomic():
-                return IdempotencyRecord.objects.create(user=user, key=key, fingerprint=fingerprint, locked_at=now)
-        except IntegrityError:
-            pass
+    for _ in range(4):
         record = IdempotencyRecord.objects.filter(user=user, key=key).first()
         if record is None:
-            continue  # purged or freed between our insert and read: claim it again
+            try:
+                with transaction.atomic():
+                    return IdempotencyRecord.objects.create(user=user, key=key, fingerprint=fingerprint, locked_at=now)
+            except IntegrityError:
+                continue  # a concurrent request claimed it first: look again
         if record.created_at < now - timedelta(seconds=settings.LENME_IDEMPOTENCY_TTL):
             IdempotencyRecord.objects.filter(pk=record.pk, created_at=record.created_at).delete()
-            continue
+            continue  # expired: the key is free again
         if record.fingerprint != fingerprint:
             raise IdempotencyKeyReused()
         if record.state == IdempotencyRecord.State.DONE:
             return replay(record)
-        stale_before = now - timedelta(seconds=settings.LENME_IDEMPOTENCY_LOCK_SECONDS)
-        if record.locked_at > stale_before:
+        if record.locked_at > now - timedelta(seconds=settings.LENME_IDEMPOTENCY_LOCK_SECONDS):
             raise IdempotencyInFlight()
-        # The first request died mid-flight (its transaction rolled back): take the key over.
-        claimed = IdempotencyRecord.objects.filter(
-            pk=record.pk, state=IdempotencyRecord.State.IN_FLIGHT, locked_at=record.locked_at
-        ).update(locked_at=now)
-        if claimed:
-            record.locked_at = now
-            return record
-        raise IdempotencyInFlight()
+        claimed = _take_over(record, now)
+        if claimed is not None:
+            return claimed
     raise IdempotencyInFlight()
 
 
-def idempotency_finish(record: IdempotencyRecord, *, status: int, body: bytes, content_type: str) -> None:
-    """Store the final response, or free the key when the response is one a retry must re-execute."""
-    if status == 400 or status >= 500:
-        IdempotencyRecord.objects.filter(pk=record.pk, locked_at=record.locked_at).delete()
-        return
-    IdempotencyRecord.objects.filter(pk=record.pk).update(
+def idempotency_hold(record: IdempotencyRecord) -> None:
+    """Inside the action's transaction: lock our IN_FLIGHT record, or refuse if it is no longer ours."""
+    if not lock_idempotency_record(record.pk, locked_at=record.locked_at):
+        raise IdempotencyInFlight("Another request with this Idempotency-Key took it over.")
+
+
+def idempotency_store(record: IdempotencyRecord, *, status: int, body: bytes, content_type: str) -> bool:
+    """Store the final response on our IN_FLIGHT record; False when the record is no longer ours."""
+    updated = IdempotencyRecord.objects.filter(
+        pk=record.pk, state=IdempotencyRecord.State.IN_FLIGHT, locked_at=record.locked_at
+    ).update(
         state=IdempotencyRecord.State.DONE,
         response_status=status,
         response_body=body,
         response_content_type=content_type,
     )
+    return updated == 1
+
+
+def idempotency_free(record: IdempotencyRecord) -> None:
+    """Forget an IN_FLIGHT claim (400, 5xx, lost race), so a retry with the key executes afresh.
+
+    Never touches a DONE record: a response that was stored (money moved) stays replayable.
+    """
+    IdempotencyRecord.objects.filter(
+        pk=record.pk, state=IdempotencyRecord.State.IN_FLIGHT, locked_at=record.locked_at
+    ).delete()
+
+
+def is_stored(status: int) -> bool:
+    """Which final responses are kept for replay: everything but 400s and 5xx."""
+    return status != 400 and status < 500
 
 
 def idempotency_purge(*, older_than: timedelta | None = None) -> int:
-    cutoff = timezone.now() - (older_than or timedelta(seconds=settings.LENME_IDEMPOTENCY_TTL))
+    """Delete records older than LENME_IDEMPOTENCY_TTL (24 h); returns how many."""
+    cutoff = timezone.now() - (
+        older_than if older_than is not None else timedelta(seconds=settings.LENME_IDEMPOTENCY_TTL)
+    )
     deleted, _ = IdempotencyRecord.objects.filter(created_at__lt=cutoff).delete()
     return deleted

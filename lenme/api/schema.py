@@ -68,7 +68,7 @@ IDEMPOTENCY_KEY = OpenApiParameter(
         "1 to 255 visible ASCII characters, per user. A repeat with the same method, path and body within "
         "24 h replays the first response (header `Idempotent-Replayed: true`) and executes nothing; the same "
         "key with another request is 422; a repeat while the first is running is 409 `idempotency_in_flight`. "
-        "400s and 5xx are not stored."
+        "400s, 409 `conflict` and 5xx are not stored, so a retry executes afresh."
     ),
 )
 

@@ -9,15 +9,16 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from lenme.api import idempotency
-from lenme.api.errors import ValidationFailed
+from lenme.api.errors import Conflict, IdempotencyInFlight, ValidationFailed
 from lenme.db import atomic_retry
 
 
 class ActionView(APIView):
     """One POST action. Subclasses implement act(); the base makes it idempotent on request.
 
-    With an Idempotency-Key the whole action (the service's own atomic block nested inside) and the
-    storing of its response run in one transaction, retried as a unit on deadlocks.
+    With an Idempotency-Key the whole action (the service's own atomic block nested inside, so its
+    retries move up here) and the storing of its response run in one transaction that first locks the
+    key's record, retried as a unit on deadlocks; see lenme.api.idempotency for the lifecycle.
     """
 
     def act(self, request: Request, *args, **kwargs) -> Response:  # pragma: no cover - abstract
@@ -26,7 +27,7 @@ class ActionView(APIView):
     def initial(self, request: Request, *args, **kwargs) -> None:
         self._idempotency = None
         self._replay: HttpResponse | None = None
-        super().initial(request, *args, **kwargs)
+        super().initial(request, *args, **kwargs)  # 401 and 429 come before anything idempotent
         raw_key = request.headers.get(idempotency.HEADER)
         if raw_key is None or request.method != "POST":
             return
@@ -43,32 +44,28 @@ class ActionView(APIView):
     def post(self, request: Request, *args, **kwargs):
         if self._replay is not None:
             return self._replay
-        if self._idempotency is None:
+        record = self._idempotency
+        if record is None:
             return self.act(request, *args, **kwargs)
 
         @atomic_retry
         def act_and_store() -> Response:
+            idempotency.idempotency_hold(record)
             response = super(ActionView, self).finalize_response(
                 request, self.act(request, *args, **kwargs), *args, **kwargs
             )
-            self._store(response, self._idempotency)
+            response.render()
+            if not idempotency.is_stored(response.status_code):
+                idempotency.idempotency_free(record)
+            elif not idempotency.idempotency_store(
+                record, status=response.status_code, body=response.content, content_type=response["Content-Type"]
+            ):  # pragma: no cover - we hold the record's lock; a guard against ever executing twice
+                raise IdempotencyInFlight("Another request with this Idempotency-Key took it over.")
             return response
 
         response = act_and_store()
         self._idempotency = None
         return response
-
-    @staticmethod
-    def _store(response, record) -> None:
-        data = getattr(response, "data", None)
-        if isinstance(data, dict) and data.get("code") == "conflict":
-            # Lost a race it could not retry: nothing happened, so a retry must execute afresh.
-            idempotency.idempotency_finish(record, status=500, body=b"", content_type="")
-            return
-        response.render()
-        idempotency.idempotency_finish(
-            record, status=response.status_code, body=response.content, content_type=response["Content-Type"]
-        )
 
     def handle_exception(self, exc: Exception):
         try:
@@ -76,15 +73,24 @@ class ActionView(APIView):
         except Exception:
             record, self._idempotency = getattr(self, "_idempotency", None), None
             if record is not None:  # a 5xx: free the key so a retry executes afresh
-                idempotency.idempotency_finish(record, status=500, body=b"", content_type="")
+                idempotency.idempotency_free(record)
             raise
 
     def finalize_response(self, request, response, *args, **kwargs):
         response = super().finalize_response(request, response, *args, **kwargs)
         record, self._idempotency = getattr(self, "_idempotency", None), None
         if record is not None:
-            # The action raised and its transaction rolled back: store the 4xx (or free a 400 / 5xx).
-            self._store(response, record)
+            # The action raised and its transaction rolled back: store its 4xx, or free the key after
+            # a 400, a 5xx or a lost race (409 `conflict`: nothing happened, a retry must execute).
+            data = getattr(response, "data", None)
+            lost_race = isinstance(data, dict) and data.get("code") == Conflict.code
+            if idempotency.is_stored(response.status_code) and not lost_race:
+                response.render()
+                idempotency.idempotency_store(
+                    record, status=response.status_code, body=response.content, content_type=response["Content-Type"]
+                )
+            else:
+                idempotency.idempotency_free(record)
         return response
 
 

@@ -1,0 +1,248 @@
+"""The ledger audit: invariants that must hold between balances, holds, ledger rows and loans.
+
+Each check returns the violations it finds (and how many things it looked at); `audit_ledger` runs them
+all in one consistent snapshot and prints a summary. Nothing here locks or writes.
+"""
+
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import DecimalField, F, Q, Sum
+
+from accounts.models import Profile, Transaction, TransactionKind
+from lenme.money import MONEY, ZERO
+from loans.models import Loan, LoanStatus, Offer, OfferStatus, Payment
+
+FUNDED_STATUSES = (LoanStatus.FUNDED, LoanStatus.COMPLETED)
+
+
+@dataclass(frozen=True)
+class Violation:
+    check: str
+    subject: str
+    detail: str
+
+    def __str__(self) -> str:
+        return f"[{self.check}] {self.subject}: {self.detail}"
+
+
+@dataclass
+class CheckResult:
+    name: str
+    title: str
+    checked: int
+    violations: list[Violation] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.violations
+
+
+@dataclass
+class AuditReport:
+    results: list[CheckResult]
+
+    @property
+    def violations(self) -> list[Violation]:
+        return [v for r in self.results for v in r.violations]
+
+    @property
+    def ok(self) -> bool:
+        return not self.violations
+
+
+def _money(value) -> Decimal:
+    return (value if value is not None else ZERO).quantize(Decimal("0.01"))
+
+
+def _sums_by(queryset, key: str, expression=None) -> dict[int, Decimal]:
+    expression = expression if expression is not None else F("amount")
+    rows = (
+        queryset.order_by()
+        .values(key)
+        .annotate(total=Sum(expression, output_field=DecimalField(**MONEY)))
+        .values_list(key, "total")
+    )
+    return {k: _money(total) for k, total in rows if k is not None}
+
+
+def check_balances() -> CheckResult:
+    """(a) Every profile's balance equals what its Transaction rows bring in minus what they take out."""
+    result = CheckResult("balances", "balance = sum of its ledger rows", 0)
+    incoming = _sums_by(Transaction.objects.all(), "to_user")
+    outgoing = _sums_by(Transaction.objects.all(), "from_user")
+    for user_id, username, balance in Profile.objects.values_list("user_id", "user__username", "balance").order_by(
+        "user_id"
+    ):
+        result.checked += 1
+        expected = incoming.get(user_id, ZERO) - outgoing.get(user_id, ZERO)
+        if _money(balance) != expected:
+            result.violations.append(
+                Violation(result.name, f"user {user_id} ({username})", f"balance {balance} but ledger says {expected}")
+            )
+    return result
+
+
+def _live_offers():
+    """Offers that hold money: PENDING, or ACCEPTED on a loan not yet funded."""
+    return Offer.objects.filter(
+        Q(status=OfferStatus.PENDING) | (Q(status=OfferStatus.ACCEPTED) & ~Q(loan__status__in=FUNDED_STATUSES))
+    )
+
+
+def check_reservations() -> CheckResult:
+    """(b) Every reserved_balance equals the holds (amount + fee) of its lender's live offers."""
+    result = CheckResult("reservations", "reserved = holds of live offers", 0)
+    holds: dict[int, Decimal] = defaultdict(lambda: ZERO)
+    live = _live_offers().values_list("pk", "lender_id", "reserved_amount", "loan__amount", "loan__lenme_fee")
+    for offer_id, lender_id, reserved_amount, amount, fee in live.order_by("pk"):
+        hold = _money(amount) + _money(fee)
+        holds[lender_id] += hold
+        if _money(reserved_amount) != hold:
+            result.violations.append(
+                Violation(
+                    result.name, f"offer {offer_id}", f"live offer shows reserved {reserved_amount}, holds {hold}"
+                )
+            )
+    dead = Offer.objects.exclude(pk__in=_live_offers().values("pk")).exclude(reserved_amount=0)
+    for offer_id, status, reserved_amount in dead.values_list("pk", "status", "reserved_amount").order_by("pk"):
+        result.violations.append(
+            Violation(result.name, f"offer {offer_id}", f"{status} offer still shows reserved {reserved_amount}")
+        )
+    for user_id, username, reserved in Profile.objects.values_list(
+        "user_id", "user__username", "reserved_balance"
+    ).order_by("user_id"):
+        result.checked += 1
+        expected = holds.get(user_id, ZERO)
+        if _money(reserved) != expected:
+            result.violations.append(
+                Violation(
+                    result.name,
+                    f"user {user_id} ({username})",
+                    f"reserved_balance {reserved} but live offers hold {expected}",
+                )
+            )
+    return result
+
+
+def check_platform() -> CheckResult:
+    """(c) The platform's fee account holds exactly lenme_fee of every funded loan."""
+    result = CheckResult("platform", "platform = fees of funded loans", 0)
+    funded = Loan.objects.filter(status__in=FUNDED_STATUSES)
+    result.checked = funded.count()
+    expected = _money(funded.aggregate(total=Sum("lenme_fee"))["total"])
+    platform = Profile.objects.filter(user__username=settings.LENME_PLATFORM_USERNAME).values_list("balance", flat=True)
+    balance = _money(platform.first())
+    if balance != expected:
+        result.violations.append(
+            Violation(
+                result.name,
+                f"platform account {settings.LENME_PLATFORM_USERNAME!r}",
+                f"balance {balance} but {result.checked} funded loans paid fees of {expected}",
+            )
+        )
+    return result
+
+
+def check_conservation() -> CheckResult:
+    """(d) Money is neither made nor lost inside Lenme: all balances = deposits - withdrawals."""
+    result = CheckResult("conservation", "sum of balances = deposits - withdrawals", 1)
+    total = _money(Profile.objects.aggregate(total=Sum("balance"))["total"])
+    by_kind = _sums_by(
+        Transaction.objects.filter(kind__in=[TransactionKind.DEPOSIT, TransactionKind.WITHDRAWAL]), "kind"
+    )
+    deposits = by_kind.get(TransactionKind.DEPOSIT, ZERO)
+    withdrawals = by_kind.get(TransactionKind.WITHDRAWAL, ZERO)
+    if total != deposits - withdrawals:
+        result.violations.append(
+            Violation(
+                result.name,
+                "all profiles",
+                f"balances sum to {total} but deposits {deposits} - withdrawals {withdrawals} = {deposits - withdrawals}",
+            )
+        )
+    return result
+
+
+def check_repayments() -> CheckResult:
+    """(e) On each FUNDED/COMPLETED loan, the paid installments are exactly those with one repayment row
+    (borrower -> lender, amount + late fee); COMPLETED means every installment is paid."""
+    result = CheckResult("repayments", "paid installments = repayment rows", 0)
+    loans = {
+        pk: (status, borrower_id, lender_id, term)
+        for pk, status, borrower_id, lender_id, term in Loan.objects.filter(status__in=FUNDED_STATUSES).values_list(
+            "pk", "status", "borrower_id", "lender_id", "term_months"
+        )
+    }
+    payments: dict[int, list[tuple]] = defaultdict(list)
+    for row in Payment.objects.filter(loan_id__in=loans.keys()).values_list(
+        "loan_id", "pk", "number", "amount", "late_fee", "paid"
+    ):
+        payments[row[0]].append(row[1:])
+    repayments: dict[int, list[tuple]] = defaultdict(list)
+    for loan_id, payment_id, amount, from_id, to_id in Transaction.objects.filter(
+        kind=TransactionKind.REPAYMENT
+    ).values_list("loan_id", "payment_id", "amount", "from_user_id", "to_user_id"):
+        repayments[loan_id].append((payment_id, amount, from_id, to_id))
+
+    for loan_id in sorted(set(repayments) - set(loans)):
+        result.violations.append(
+            Violation(result.name, f"loan {loan_id}", "repayment rows on a loan that is not FUNDED or COMPLETED")
+        )
+    for loan_id, (status, borrower_id, lender_id, term) in sorted(loans.items()):
+        result.checked += 1
+
+        def bad(detail: str, loan_id: int = loan_id) -> None:
+            result.violations.append(Violation(result.name, f"loan {loan_id}", detail))
+
+        rows = payments.get(loan_id, [])
+        if len(rows) != term:
+            bad(f"{len(rows)} installments for a {term}-month loan")
+        rows_by_pk = {pk: (number, amount, late_fee, paid) for pk, number, amount, late_fee, paid in rows}
+        paid_by_pk: dict[int, list[tuple]] = defaultdict(list)
+        for payment_id, amount, from_id, to_id in repayments.get(loan_id, []):
+            paid_by_pk[payment_id].append((amount, from_id, to_id))
+        for payment_id in sorted(set(paid_by_pk) - set(rows_by_pk), key=lambda p: (p is None, p or 0)):
+            bad(f"repayment row for payment {payment_id}, which is not an installment of this loan")
+        for pk, (number, amount, late_fee, paid) in sorted(rows_by_pk.items(), key=lambda item: item[1][0]):
+            ledger = paid_by_pk.get(pk, [])
+            if paid and len(ledger) != 1:
+                bad(f"installment {number} is paid but has {len(ledger)} repayment rows")
+            elif not paid and ledger:
+                bad(f"installment {number} is unpaid but has {len(ledger)} repayment rows")
+            for moved, from_id, to_id in ledger:
+                due = _money(amount) + _money(late_fee)
+                if _money(moved) != due:
+                    bad(f"installment {number} repaid {moved}, due {due}")
+                if (from_id, to_id) != (borrower_id, lender_id):
+                    bad(f"installment {number} repaid from user {from_id} to {to_id}, not borrower -> lender")
+        all_paid = bool(rows) and all(paid for _, _, _, _, paid in rows)
+        if status == LoanStatus.COMPLETED and not all_paid:
+            bad("COMPLETED with an unpaid installment")
+        if status == LoanStatus.FUNDED and all_paid:
+            bad("every installment is paid but the loan is still FUNDED")
+    return result
+
+
+CHECKS: tuple[tuple[str, Callable[[], CheckResult]], ...] = (
+    ("a", check_balances),
+    ("b", check_reservations),
+    ("c", check_platform),
+    ("d", check_conservation),
+    ("e", check_repayments),
+)
+
+
+def audit() -> AuditReport:
+    """Run every check in one read-only snapshot, so a live system cannot show a half-done step."""
+    outermost = not connection.in_atomic_block
+    with transaction.atomic():
+        if outermost and connection.vendor == "postgresql":
+            # Must be the transaction's first statement; inside a test's transaction we just read.
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        return AuditReport([check() for _, check in CHECKS])
