@@ -1,0 +1,197 @@
+"""Admin for the lending flow: for operators to look things up. Every status and money change goes
+through loans.services, so loans, offers and payments are read-only here."""
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponseRedirect
+from django.urls import path, reverse
+
+from accounts.admin import ReadOnlyAdmin, ReadOnlyInline
+from loans.models import JobRun, Loan, Notification, Offer, Payment
+
+
+class OfferInline(ReadOnlyInline):
+    model = Offer
+    fields = ("lender", "interest_rate", "reserved_amount", "status", "created_at", "updated_at")
+    readonly_fields = fields
+    ordering = ("interest_rate", "created_at", "id")
+
+    def get_queryset(self, request: HttpRequest):
+        return super().get_queryset(request).select_related("lender")
+
+
+class PaymentInline(ReadOnlyInline):
+    model = Payment
+    fields = ("number", "due_date", "amount", "principal", "interest", "late_fee", "overdue", "paid", "paid_at")
+    readonly_fields = fields
+    ordering = ("number",)
+
+
+@admin.register(Loan)
+class LoanAdmin(ReadOnlyAdmin):
+    list_display = (
+        "id",
+        "status",
+        "borrower",
+        "lender",
+        "amount",
+        "term_months",
+        "interest_rate",
+        "lenme_fee",
+        "autopay",
+        "created_at",
+        "accepted_at",
+        "funded_at",
+        "completed_at",
+    )
+    list_select_related = ("borrower", "lender")
+    list_filter = ("status", "autopay", "term_months", "created_at", "funded_at")
+    search_fields = ("id__exact", "borrower__username", "lender__username")
+    date_hierarchy = "created_at"
+    fields = (
+        "status",
+        "borrower",
+        "lender",
+        "amount",
+        "term_months",
+        "requested_interest_rate",
+        "interest_rate",
+        "lenme_fee",
+        "total_loan_amount",
+        "monthly_payment_amount",
+        "autopay",
+        "created_at",
+        "updated_at",
+        "accepted_at",
+        "funded_at",
+        "completed_at",
+    )
+    readonly_fields = fields
+    inlines = (OfferInline, PaymentInline)
+
+    @admin.display(description="total loan amount (amount + fee)")
+    def total_loan_amount(self, obj: Loan):
+        return obj.total_loan_amount()
+
+    @admin.display(description="monthly payment")
+    def monthly_payment_amount(self, obj: Loan):
+        return obj.monthly_payment_amount()
+
+
+@admin.register(Offer)
+class OfferAdmin(ReadOnlyAdmin):
+    list_display = ("id", "loan", "lender", "interest_rate", "reserved_amount", "status", "created_at", "updated_at")
+    list_select_related = ("loan", "lender")
+    list_filter = ("status", "created_at")
+    search_fields = ("id__exact", "loan__id__exact", "lender__username", "loan__borrower__username")
+    date_hierarchy = "created_at"
+    fields = ("loan", "lender", "interest_rate", "reserved_amount", "status", "created_at", "updated_at")
+    readonly_fields = fields
+
+
+@admin.register(Payment)
+class PaymentAdmin(ReadOnlyAdmin):
+    list_display = (
+        "id",
+        "loan",
+        "number",
+        "borrower",
+        "lender",
+        "due_date",
+        "amount",
+        "principal",
+        "interest",
+        "late_fee",
+        "overdue",
+        "paid",
+        "paid_at",
+    )
+    list_select_related = ("loan__borrower", "loan__lender")
+    list_filter = ("paid", "overdue", "due_date")
+    search_fields = ("id__exact", "loan__id__exact", "loan__borrower__username", "loan__lender__username")
+    date_hierarchy = "due_date"
+    fields = (
+        "loan",
+        "number",
+        "due_date",
+        "amount",
+        "principal",
+        "interest",
+        "late_fee",
+        "overdue",
+        "paid",
+        "paid_at",
+        "reminder_sent_at",
+    )
+    readonly_fields = fields
+
+    @admin.display(description="borrower", ordering="loan__borrower__username")
+    def borrower(self, obj: Payment):
+        return obj.loan.borrower
+
+    @admin.display(description="lender", ordering="loan__lender__username")
+    def lender(self, obj: Payment):
+        return obj.loan.lender
+
+
+@admin.register(Notification)
+class NotificationAdmin(ReadOnlyAdmin):
+    list_display = ("id", "user", "kind", "loan", "read", "created_at", "message")
+    list_select_related = ("user", "loan")
+    list_filter = ("kind", "read", "created_at")
+    search_fields = ("id__exact", "user__username", "loan__id__exact", "message")
+    date_hierarchy = "created_at"
+    fields = ("user", "kind", "message", "loan", "read", "created_at")
+    readonly_fields = fields
+
+
+@admin.register(JobRun)
+class JobRunAdmin(ReadOnlyAdmin):
+    """One row per sweep of the scheduled jobs (loans.jobs); written by the sweep only."""
+
+    list_display = ("id", "started_at", "finished_at", "today", "counts", "failed")
+    list_filter = ("today", "started_at")
+    search_fields = ("id__exact", "error")
+    date_hierarchy = "started_at"
+    fields = ("started_at", "finished_at", "today", "counts", "error")
+    readonly_fields = fields
+
+    change_list_template = "lenme/admin/jobrun_change_list.html"
+    actions = ["run_sweep_now"]
+
+    def get_urls(self):
+        urls = [path("run-sweep/", self.admin_site.admin_view(self.run_sweep_view), name="loans_jobrun_run_sweep")]
+        return urls + super().get_urls()
+
+    def has_run_sweep_permission(self, request: HttpRequest) -> bool:
+        return request.user.is_active and request.user.is_superuser
+
+    def changelist_view(self, request: HttpRequest, extra_context=None):
+        extra_context = {**(extra_context or {}), "can_run_sweep": self.has_run_sweep_permission(request)}
+        return super().changelist_view(request, extra_context)
+
+    def run_sweep_view(self, request: HttpRequest):
+        """The "Run one sweep now" button (a POST form on the changelist)."""
+        if request.method != "POST" or not self.has_run_sweep_permission(request):
+            raise PermissionDenied
+        self._sweep(request)
+        return HttpResponseRedirect(reverse("admin:loans_jobrun_changelist"))
+
+    @admin.action(description="Run one sweep now (ignores the selection)", permissions=["run_sweep"])
+    def run_sweep_now(self, request: HttpRequest, queryset) -> None:
+        self._sweep(request)
+
+    def _sweep(self, request: HttpRequest) -> None:
+        from loans.jobs import sweep
+
+        try:
+            run = sweep()
+        except Exception as exc:  # recorded on the JobRun row too
+            self.message_user(request, f"The sweep failed: {exc}", level=messages.ERROR)
+            return
+        summary = ", ".join(f"{name}={count}" for name, count in run.counts.items())
+        self.message_user(request, f"Sweep #{run.pk} done: {summary}.", level=messages.SUCCESS)
+
+    @admin.display(boolean=True, description="failed")
+    def failed(self, obj: JobRun) -> bool:
+        return bool(obj.error)

@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# The README's curl walkthrough as a checked script: 5000.00 for 6 months at 15.00%, offered, accepted,
+# funded, repaid in six installments, COMPLETED; the balances must move by exactly the expected amounts.
+#
+#   eval "$(.venv/bin/python manage.py seed_demo)"   # sets BORROWER_TOKEN and LENDER_TOKEN
+#   scripts/walkthrough.sh                           # BASE_URL defaults to http://127.0.0.1:8000
+#
+# Needs only curl and python3. Exits non-zero at the first step that does not answer as expected.
+set -euo pipefail
+
+BASE=${BASE_URL:-http://127.0.0.1:8000}
+BASE=${BASE%/}
+: "${BORROWER_TOKEN:?set BORROWER_TOKEN (eval \"\$(python manage.py seed_demo)\")}"
+: "${LENDER_TOKEN:?set LENDER_TOKEN (eval \"\$(python manage.py seed_demo)\")}"
+B="Authorization: Token $BORROWER_TOKEN"
+L="Authorization: Token $LENDER_TOKEN"
+
+BODY=$(mktemp)
+trap 'rm -f "$BODY"' EXIT
+
+fail() { echo "walkthrough: FAILED: $*" >&2; exit 1; }
+
+# call EXPECTED_STATUS METHOD PATH AUTH_HEADER [JSON_BODY]: prints the response body.
+call() {
+  local expected=$1 method=$2 path=$3 auth=$4 data=${5-}
+  local args=(-sS -o "$BODY" -w '%{http_code}' -X "$method" "$BASE$path" -H "Accept: application/json")
+  [ -n "$auth" ] && args+=(-H "$auth")
+  [ -n "$data" ] && args+=(-H 'Content-Type: application/json' -d "$data")
+  local status
+  status=$(curl "${args[@]}") || fail "$method $path: curl could not connect to $BASE"
+  if [ "$status" != "$expected" ]; then
+    cat "$BODY" >&2; echo >&2
+    fail "$method $path answered $status, expected $expected"
+  fi
+  cat "$BODY"
+}
+
+# pick EXPRESSION: reads JSON on stdin as d and prints the Python expression, e.g. pick 'd["id"]'.
+pick() { python3 -c "import json, sys; d = json.load(sys.stdin); print($1)"; }
+
+# expect ACTUAL WANTED WHAT
+expect() { [ "$1" = "$2" ] || fail "$3: got '$1', expected '$2'"; echo "  ok: $3 = $1"; }
+
+# money_delta BEFORE AFTER: AFTER - BEFORE with two decimals, in exact decimal arithmetic.
+money_delta() { python3 -c "import sys; from decimal import Decimal as D; print(f'{D(sys.argv[2]) - D(sys.argv[1]):.2f}')" "$1" "$2"; }
+
+echo "== 0. Balances before"
+BORROWER_ME=$(call 200 GET /api/accounts/me/ "$B")
+BORROWER_BEFORE=$(echo "$BORROWER_ME" | pick 'd["balance"]')
+LENDER_ME=$(call 200 GET /api/accounts/me/ "$L")
+LENDER_BEFORE=$(echo "$LENDER_ME" | pick 'd["balance"]')
+LENDER_RESERVED_BEFORE=$(echo "$LENDER_ME" | pick 'd["reserved_balance"]')
+echo "  borrower $BORROWER_BEFORE, lender $LENDER_BEFORE"
+
+echo "== 1. Quote the schedule (no auth)"
+QUOTE=$(call 200 GET "/api/loans/quote/?amount=5000.00&term_months=6&interest_rate=15.00" "")
+expect "$(echo "$QUOTE" | pick 'd["monthly_payment_amount"]')" "870.17" "quoted monthly payment"
+expect "$(echo "$QUOTE" | pick 'd["total_repayment"]')" "5221.00" "quoted total repayment"
+
+echo "== 2. The borrower requests 5000.00 for 6 months at up to 15.00%"
+LOAN_JSON=$(call 201 POST /api/loans/ "$B" '{"amount": "5000.00", "term_months": 6, "interest_rate": "15.00"}')
+LOAN=$(echo "$LOAN_JSON" | pick 'd["id"]')
+expect "$(echo "$LOAN_JSON" | pick 'd["status"]')" "OPEN" "loan $LOAN status"
+
+echo "== 3. The lender finds it and offers 15.00%"
+AVAILABLE=$(call 200 GET /api/loans/available/ "$L")
+AVAILABLE=$(echo "$AVAILABLE" | pick '" ".join(str(r["id"]) for r in d["results"])')
+case " $AVAILABLE " in *" $LOAN "*) echo "  ok: loan $LOAN is in the lender's available list" ;; *) fail "loan $LOAN is not available to the lender" ;; esac
+OFFER_JSON=$(call 201 POST "/api/loans/$LOAN/offers/" "$L" '{"interest_rate": "15.00"}')
+OFFER=$(echo "$OFFER_JSON" | pick 'd["id"]')
+expect "$(echo "$OFFER_JSON" | pick 'd["reserved_amount"]')" "5003.75" "offer $OFFER holds amount + fee"
+
+echo "== 4. The borrower accepts the offer"
+ACCEPTED=$(call 200 POST "/api/loans/$LOAN/accept/" "$B" "{\"offer_id\": $OFFER}")
+expect "$(echo "$ACCEPTED" | pick 'd["status"]')" "ACCEPTED" "loan status"
+expect "$(echo "$ACCEPTED" | pick 'd["monthly_payment_amount"]')" "870.17" "monthly payment"
+
+echo "== 5. The lender funds it"
+FUNDED=$(call 200 POST "/api/loans/$LOAN/fund/" "$L")
+expect "$(echo "$FUNDED" | pick 'd["status"]')" "FUNDED" "loan status"
+expect "$(echo "$FUNDED" | pick 'len(d["payments"])')" "6" "installments"
+
+echo "== 6. The borrower pays the six installments in order"
+PAYMENTS=$(call 200 GET "/api/loans/$LOAN/payments/" "$B")
+PAYMENTS=$(echo "$PAYMENTS" | pick '" ".join(str(p["id"]) for p in d)')
+AMOUNTS=""
+for P in $PAYMENTS; do
+  PAID=$(call 200 POST "/api/loans/$LOAN/payments/$P/pay/" "$B")
+  AMOUNT=$(echo "$PAID" | pick 'd["amount"]')
+  STATUS=$(echo "$PAID" | pick 'd["loan_status"]')
+  echo "  paid installment $(echo "$PAID" | pick 'd["number"]'): $AMOUNT ($STATUS)"
+  AMOUNTS="${AMOUNTS:+$AMOUNTS }$AMOUNT"
+done
+expect "$AMOUNTS" "870.17 870.17 870.17 870.17 870.16 870.16" "installments paid"
+expect "${STATUS-}" "COMPLETED" "loan status after the last installment"
+
+echo "== 7. Balances and the loan afterwards"
+BORROWER_ME=$(call 200 GET /api/accounts/me/ "$B")
+BORROWER_AFTER=$(echo "$BORROWER_ME" | pick 'd["balance"]')
+LENDER_ME=$(call 200 GET /api/accounts/me/ "$L")
+LENDER_AFTER=$(echo "$LENDER_ME" | pick 'd["balance"]')
+echo "  borrower $BORROWER_AFTER, lender $LENDER_AFTER"
+# The borrower received 5000.00 and repaid 5221.00; the lender paid 5003.75 and received 5221.00.
+expect "$(money_delta "$BORROWER_BEFORE" "$BORROWER_AFTER")" "-221.00" "borrower balance change"
+expect "$(money_delta "$LENDER_BEFORE" "$LENDER_AFTER")" "217.25" "lender balance change"
+expect "$(echo "$LENDER_ME" | pick 'd["reserved_balance"]')" "$LENDER_RESERVED_BEFORE" "lender reserved balance"
+LOAN_JSON=$(call 200 GET "/api/loans/$LOAN/" "$B")
+expect "$(echo "$LOAN_JSON" | pick 'd["status"]')" "COMPLETED" "loan $LOAN status"
+
+echo "walkthrough: OK"
