@@ -12,7 +12,7 @@ from lenme.api.fields import MoneyField, StrictCharField
 class RegisterInputSerializer(serializers.Serializer):
     username = StrictCharField(max_length=150, validators=[UnicodeUsernameValidator()])
     password = StrictCharField(max_length=128, trim_whitespace=False, write_only=True)
-    email = serializers.EmailField(required=False, allow_blank=True, default="")
+    email = serializers.EmailField(required=False, allow_blank=True, default="", max_length=254)  # User.email
 
     def validate_email(self, value: object) -> str:
         return value or ""

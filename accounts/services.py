@@ -68,31 +68,31 @@ def platform_user():
 
 
 def user_register(*, username: str, password: str, email: str = "") -> tuple[object, Token]:
-    candidate = User(username=username, email=email)
-    try:
-        password_validation.validate_password(password, user=candidate)
-    except DjangoValidationError as exc:
-        raise ValidationFailed(
-            " ".join(exc.messages),
-            errors=[{"field": "password", "code": "invalid", "detail": message} for message in exc.messages],
-        ) from exc
-    taken = ValidationFailed.field("username", "A user with that username already exists.", "unique")
+    # NFKC first, as create_user will: "ＬＥＮＭＥ" is stored as "LENME", so it must be checked as such.
+    username = User.normalize_username(username)
+    errors = []
     if (
         username.lower() == settings.LENME_PLATFORM_USERNAME.lower()
         or User.objects.filter(username__iexact=username).exists()
     ):
-        raise taken
+        errors.append({"field": "username", "code": "unique", "detail": "A user with that username already exists."})
+    try:
+        password_validation.validate_password(password, user=User(username=username, email=email))
+    except DjangoValidationError as exc:
+        errors += [{"field": "password", "code": "invalid", "detail": message} for message in exc.messages]
+    if errors:
+        raise ValidationFailed(" ".join(e["detail"] for e in errors), errors=errors)
     try:
         with transaction.atomic():
             user = User.objects.create_user(username=username, email=email, password=password)
             token = Token.objects.create(user=user)
     except IntegrityError as exc:  # lost a race for the same username
-        raise taken from exc
+        raise ValidationFailed.field("username", "A user with that username already exists.", "unique") from exc
     return user, token
 
 
 def token_obtain(*, username: str, password: str) -> Token:
-    user = authenticate(username=username, password=password)
+    user = authenticate(username=User.normalize_username(username), password=password)  # as registered
     if user is None or user.username == settings.LENME_PLATFORM_USERNAME:
         raise ValidationFailed.field(None, "Unable to log in with the provided credentials.", "authorization")
     token, _ = Token.objects.get_or_create(user=user)

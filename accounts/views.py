@@ -108,7 +108,7 @@ class TransactionListView(generics.ListAPIView):
     @extend_schema(
         tags=["accounts"],
         summary="The caller's ledger rows, newest first",
-        responses={200: TransactionSerializer(many=True), **errors(404)},
+        responses={200: TransactionSerializer(many=True), **errors(400)},
     )
     def get(self, request: Request, *args, **kwargs):
         return super().get(request, *args, **kwargs)

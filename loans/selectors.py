@@ -1,9 +1,13 @@
 """Reads for the lending flow: visibility rules and list queries. Nothing here locks."""
 
+from decimal import Decimal
+
+from django.conf import settings
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from lenme.api.errors import Forbidden, NotFound
 from loans.models import LIVE_LOAN_STATUSES, Loan, Notification, Offer, OfferStatus, Payment
+from loans.schedule import build_schedule
 
 
 def _offered_by(user) -> Exists:
@@ -27,16 +31,17 @@ def loan_get(
     *, loan_id: int, user, with_payments: bool = False, borrower_only: bool = False, not_borrower: bool = False
 ) -> Loan:
     """A loan the user can see (else 404); borrower_only / not_borrower add the role check (403)."""
-    queryset = loans_visible(user=user)
-    if with_payments:
-        queryset = queryset.prefetch_related("payments")
-    loan = queryset.filter(pk=loan_id).first()
+    loan = loans_visible(user=user).filter(pk=loan_id).first()
     if loan is None:
         raise NotFound("No such loan.")
     if borrower_only and loan.borrower_id != user.pk:
         raise Forbidden("Only the loan's borrower may do this.")
     if not_borrower and loan.borrower_id == user.pk:
         raise Forbidden("You cannot make an offer on your own loan.")
+    if with_payments:
+        # The schedule is the parties' business, as GET .../payments/ says: others see an empty list.
+        is_party = user.pk in (loan.borrower_id, loan.lender_id)
+        loan.schedule = list(loan.payments.order_by("number")) if is_party else []
     return loan
 
 
@@ -63,6 +68,24 @@ def loan_available_list(
     if term_months is not None:
         queryset = queryset.filter(term_months=term_months)
     return queryset.order_by(ordering, "-id" if ordering.startswith("-") else "id")
+
+
+def loan_quote(*, amount: Decimal, term_months: int, interest_rate: Decimal) -> dict:
+    """The schedule funding would create for these terms, with its totals (GET /api/loans/quote/)."""
+    rows = build_schedule(amount=amount, annual_rate=interest_rate, term_months=term_months)
+    total = sum((r.amount for r in rows), Decimal("0"))
+    return {
+        "amount": amount,
+        "term_months": term_months,
+        "interest_rate": interest_rate,
+        "lenme_fee": settings.LENME_FEE,
+        "monthly_payment_amount": rows[0].amount,
+        "total_repayment": total,
+        "total_interest": total - amount,
+        "payments": [
+            {"number": r.number, "amount": r.amount, "principal": r.principal, "interest": r.interest} for r in rows
+        ],
+    }
 
 
 def offer_list(*, loan: Loan, user) -> QuerySet[Offer]:

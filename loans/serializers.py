@@ -5,7 +5,7 @@ from decimal import Decimal
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from lenme.api.fields import MoneyField, RateField, StrictBooleanField, StrictIntegerField
+from lenme.api.fields import MoneyField, QueryIntegerField, RateField, StrictBooleanField, StrictIntegerField
 from loans.models import Loan, LoanStatus, Notification, Offer, Payment
 
 LOAN_AMOUNT = dict(min_value=Decimal("1.00"), max_value=Decimal("1000000.00"))
@@ -112,7 +112,7 @@ class OfferSerializer(serializers.ModelSerializer):
 
 class QuoteQuerySerializer(serializers.Serializer):
     amount = MoneyField(**LOAN_AMOUNT)
-    term_months = serializers.IntegerField(min_value=1, max_value=360)
+    term_months = QueryIntegerField(min_value=1, max_value=360)
     interest_rate = RateField()
 
     def validate(self, attrs: dict) -> dict:
@@ -143,9 +143,9 @@ class LoanListQuerySerializer(serializers.Serializer):
 
 
 class AvailableQuerySerializer(serializers.Serializer):
-    min_amount = MoneyField(required=False)
-    max_amount = MoneyField(required=False)
-    term_months = serializers.IntegerField(required=False, min_value=1, max_value=360)
+    min_amount = MoneyField(required=False, positive=False, min_value=Decimal("0"))
+    max_amount = MoneyField(required=False, positive=False, min_value=Decimal("0"))
+    term_months = QueryIntegerField(required=False, min_value=1, max_value=360)
     ordering = serializers.ChoiceField(
         choices=["created_at", "-created_at", "amount", "-amount"], required=False, default="-created_at"
     )

@@ -1,7 +1,5 @@
 """HTTP endpoints of the lending flow: one view per action; parse, call one service, serialize."""
 
-from decimal import Decimal
-
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import generics, status
 from rest_framework.permissions import AllowAny
@@ -13,7 +11,6 @@ from lenme.api.schema import IDEMPOTENCY_KEY, errors
 from lenme.api.views import ActionView, validated
 from loans import selectors, services
 from loans.models import LoanStatus
-from loans.schedule import build_schedule
 from loans.serializers import (
     AcceptSerializer,
     AutopaySerializer,
@@ -128,29 +125,17 @@ class LoanQuoteView(APIView):
         responses={200: QuoteSerializer, **errors(400, auth=False)},
     )
     def get(self, request: Request) -> Response:
-        query = _query(QuoteQuerySerializer, request)
-        rows = build_schedule(
-            amount=query["amount"], annual_rate=query["interest_rate"], term_months=query["term_months"]
-        )
-        total = sum((r.amount for r in rows), Decimal("0"))
-        body = {
-            "amount": query["amount"],
-            "term_months": query["term_months"],
-            "interest_rate": query["interest_rate"],
-            "lenme_fee": services.settings.LENME_FEE,
-            "monthly_payment_amount": rows[0].amount,
-            "total_repayment": total,
-            "total_interest": total - query["amount"],
-            "payments": [
-                {"number": r.number, "amount": r.amount, "principal": r.principal, "interest": r.interest} for r in rows
-            ],
-        }
+        body = selectors.loan_quote(**_query(QuoteQuerySerializer, request))
         return Response(QuoteSerializer(body).data)
 
 
 class LoanDetailView(APIView):
     @extend_schema(
-        tags=["loans"], summary="A loan with its schedule", responses={200: LoanDetailSerializer, **errors(404)}
+        tags=["loans"],
+        summary="A loan with its schedule",
+        description="`payments` is the schedule (empty before funding), shown to the borrower and the lender; "
+        "other users who can see the loan get an empty list, as GET .../payments/ refuses them.",
+        responses={200: LoanDetailSerializer, **errors(404)},
     )
     def get(self, request: Request, loan_id: int) -> Response:
         loan = selectors.loan_get(loan_id=loan_id, user=request.user, with_payments=True)
@@ -250,7 +235,7 @@ class OfferListCreateView(ActionView):
         tags=["offers"],
         summary="Offers on a loan, lowest rate first then oldest",
         description="The borrower sees every offer but REJECTED ones; anyone else only their own.",
-        responses={200: OfferSerializer(many=True), **errors(404)},
+        responses={200: OfferSerializer(many=True), **errors(404, 400)},
     )
     def get(self, request: Request, loan_id: int) -> Response:
         loan = selectors.loan_get(loan_id=loan_id, user=request.user)
@@ -340,7 +325,7 @@ class NotificationListView(generics.ListAPIView):
     @extend_schema(
         tags=["notifications"],
         summary="The caller's notifications, newest first",
-        responses={200: NotificationSerializer(many=True), **errors()},
+        responses={200: NotificationSerializer(many=True), **errors(400)},
     )
     def get(self, request: Request, *args, **kwargs):
         return super().get(request, *args, **kwargs)

@@ -174,6 +174,9 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         detail = errors[0]["detail"] if len(errors) == 1 else "The request has invalid fields."
     else:
         detail = str(exc.detail)
+        if response.status_code == status.HTTP_400_BAD_REQUEST:
+            # Every 400 carries `errors`, so clients have one shape to read; null field: the whole body.
+            errors = [{"field": None, "code": code, "detail": detail}]
     headers = {k: v for k, v in response.items() if k in ("Retry-After", "WWW-Authenticate", "Allow")}
     if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
         headers["Retry-After"] = str(max(1, int(exc.wait + 0.999)))

@@ -8,7 +8,8 @@ from rest_framework import serializers
 from lenme.api.parsers import ExponentNumber
 from lenme.money import CENT, MONEY
 
-_PLAIN_DECIMAL = re.compile(r"^-?\d+(\.\d+)?$")
+# ASCII digits only (\d would admit "５") and fullmatch (re's $ would admit a trailing newline).
+_PLAIN_DECIMAL = re.compile(r"-?[0-9]+(\.[0-9]+)?")
 
 
 def parse_decimal(value: object) -> Decimal | None:
@@ -19,7 +20,7 @@ def parse_decimal(value: object) -> Decimal | None:
         return Decimal(value)
     if isinstance(value, Decimal):
         return value if value.is_finite() else None
-    if isinstance(value, str) and _PLAIN_DECIMAL.match(value):
+    if isinstance(value, str) and _PLAIN_DECIMAL.fullmatch(value):
         try:
             return Decimal(value)
         except InvalidOperation:  # pragma: no cover - the regex admits only valid decimals
@@ -89,6 +90,20 @@ class StrictIntegerField(serializers.IntegerField):
         return super().to_internal_value(data)
 
 
+class QueryIntegerField(serializers.IntegerField):
+    """An integer query parameter: plain ASCII digits only ("6.0", " 6", "６" and "1e1" are 400)."""
+
+    default_error_messages = {"invalid": "Must be an integer written in plain digits."}
+    _DIGITS = re.compile(r"-?[0-9]{1,18}")
+
+    def to_internal_value(self, data: object) -> int:
+        if type(data) is int:
+            return super().to_internal_value(data)
+        if not isinstance(data, str) or not self._DIGITS.fullmatch(data):
+            self.fail("invalid")
+        return super().to_internal_value(int(data))
+
+
 class StrictBooleanField(serializers.BooleanField):
     default_error_messages = {"invalid": "Must be a JSON boolean."}
 
@@ -124,6 +139,7 @@ try:  # annotate the custom fields for the OpenAPI schema
     extend_schema_field(_money_schema("5000.00"))(DecimalAmountField)
     extend_schema_field(_money_schema("15.00") | {"description": "Annual percent, 0.00 to 100.00."})(RateField)
     extend_schema_field({"type": "integer"})(StrictIntegerField)
+    extend_schema_field({"type": "integer"})(QueryIntegerField)
     extend_schema_field({"type": "boolean"})(StrictBooleanField)
 except ImportError:  # pragma: no cover
     pass

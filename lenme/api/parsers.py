@@ -31,5 +31,7 @@ class StrictJSONParser(JSONParser):
             if not raw.strip():
                 return {}
             return json.loads(raw.decode(encoding), parse_float=_parse_float, parse_constant=_reject_constant)
+        except RecursionError as exc:  # hostile nesting ([[[[...) must be a 400, not a 500
+            raise ParseError("JSON parse error - nested too deeply.") from exc
         except (ValueError, UnicodeDecodeError) as exc:
             raise ParseError(f"JSON parse error - {exc}") from exc
