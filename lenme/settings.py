@@ -140,7 +140,7 @@ THROTTLE_USER_RATE = env_str("THROTTLE_USER_RATE", "1000/min")
 THROTTLE_ANON_RATE = env_str("THROTTLE_ANON_RATE", "100/min")
 
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.TokenAuthentication"],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["lenme.api.authentication.TokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["lenme.api.parsers.StrictJSONParser"],

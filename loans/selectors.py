@@ -106,3 +106,33 @@ def payment_list(*, loan: Loan, user) -> QuerySet[Payment]:
 
 def notification_list(*, user) -> QuerySet[Notification]:
     return Notification.objects.filter(user=user).order_by("-created_at", "-id")
+
+
+def loan_action_check(
+    *, user, loan_id: int, role: str, offer_id: int | None = None, payment_id: int | None = None
+) -> None:
+    """Raise what an action on this loan would answer first: 404 (loan, or the offer or payment in the
+    path, not visible) or 403 (visible, but `role` is not the caller's). Changes and locks nothing."""
+    loan = loan_get(loan_id=loan_id, user=user)
+    offer = None
+    if offer_id is not None:
+        offer = Offer.objects.filter(loan=loan, pk=offer_id).only("lender_id").first()
+        if offer is None:
+            raise NotFound("No such offer on this loan.")
+    if payment_id is not None and not Payment.objects.filter(loan=loan, pk=payment_id).exists():
+        raise NotFound("No such payment on this loan.")
+    allowed = {
+        "borrower": loan.borrower_id == user.pk,
+        "lender": loan.lender_id is not None and loan.lender_id == user.pk,
+        "not_borrower": loan.borrower_id != user.pk,
+        "offer_lender": offer is not None and offer.lender_id == user.pk,
+    }[role]
+    if not allowed:
+        raise Forbidden("Your role on this loan does not allow this.")
+
+
+def notification_get(*, notification_id: int, user) -> Notification:
+    notification = Notification.objects.filter(pk=notification_id, user=user).first()
+    if notification is None:
+        raise NotFound("No such notification.")
+    return notification

@@ -161,7 +161,24 @@ def _loan_action(
     )
 
 
-class LoanPublishView(ActionView):
+class LoanActionView(ActionView):
+    """An action on /api/loans/{loan_id}/...; `role` says who may take it (checked as a 403)."""
+
+    role: str = ""
+
+    def precheck(self, request: Request, *args, **kwargs) -> None:
+        selectors.loan_action_check(
+            user=request.user,
+            loan_id=kwargs["loan_id"],
+            role=self.role,
+            offer_id=kwargs.get("offer_id"),
+            payment_id=kwargs.get("payment_id"),
+        )
+
+
+class LoanPublishView(LoanActionView):
+    role = "borrower"
+
     @_loan_action("Publish a DRAFT loan (borrower)")
     def post(self, request: Request, *args, **kwargs):
         return super().post(request, *args, **kwargs)
@@ -170,7 +187,9 @@ class LoanPublishView(ActionView):
         return Response(LoanSerializer(services.loan_publish(loan_id=loan_id, borrower=request.user)).data)
 
 
-class LoanCancelView(ActionView):
+class LoanCancelView(LoanActionView):
+    role = "borrower"
+
     @_loan_action(
         "Cancel a loan before it is funded (borrower)",
         description="Every PENDING or ACCEPTED offer becomes REJECTED and its hold is released.",
@@ -182,7 +201,9 @@ class LoanCancelView(ActionView):
         return Response(LoanSerializer(services.loan_cancel(loan_id=loan_id, borrower=request.user)).data)
 
 
-class LoanAcceptView(ActionView):
+class LoanAcceptView(LoanActionView):
+    role = "borrower"
+
     @_loan_action(
         "Accept an offer (borrower)",
         description="Accepts `offer_id`, or by default the best PENDING offer (lowest rate, then oldest). Every other PENDING offer is rejected and released. An `offer_id` that is not an offer on this loan is 400; one that is not PENDING is 409 `invalid_state`.",
@@ -196,12 +217,14 @@ class LoanAcceptView(ActionView):
         data = validated(
             AcceptSerializer,
             request,
-            precheck=lambda: selectors.loan_get(loan_id=loan_id, user=request.user, borrower_only=True),
+            view=self,
         )
         return Response(LoanSerializer(services.loan_accept(loan_id=loan_id, borrower=request.user, **data)).data)
 
 
-class LoanFundView(ActionView):
+class LoanFundView(LoanActionView):
+    role = "lender"
+
     @_loan_action(
         "Fund an accepted loan (its lender)",
         description="The lender pays `total_loan_amount` out of the offer's hold: the borrower receives `amount`, the platform `lenme_fee`; the schedule is created.",
@@ -214,7 +237,9 @@ class LoanFundView(ActionView):
         return Response(LoanDetailSerializer(services.loan_fund(loan_id=loan_id, lender=request.user)).data)
 
 
-class LoanAutopayView(ActionView):
+class LoanAutopayView(LoanActionView):
+    role = "borrower"
+
     @_loan_action("Turn autopay on or off (borrower)", request=AutopaySerializer, statuses=(404, 403, 400))
     def post(self, request: Request, *args, **kwargs):
         return super().post(request, *args, **kwargs)
@@ -223,12 +248,13 @@ class LoanAutopayView(ActionView):
         data = validated(
             AutopaySerializer,
             request,
-            precheck=lambda: selectors.loan_get(loan_id=loan_id, user=request.user, borrower_only=True),
+            view=self,
         )
         return Response(LoanSerializer(services.loan_autopay_set(loan_id=loan_id, borrower=request.user, **data)).data)
 
 
-class OfferListCreateView(ActionView):
+class OfferListCreateView(LoanActionView):
+    role = "not_borrower"
     pagination_class = generics.ListAPIView.pagination_class
 
     @extend_schema(
@@ -264,13 +290,15 @@ class OfferListCreateView(ActionView):
         data = validated(
             OfferCreateSerializer,
             request,
-            precheck=lambda: selectors.loan_get(loan_id=loan_id, user=request.user, not_borrower=True),
+            view=self,
         )
         offer = services.offer_submit(loan_id=loan_id, lender=request.user, **data)
         return Response(OfferSerializer(offer).data, status=status.HTTP_201_CREATED)
 
 
-class OfferWithdrawView(ActionView):
+class OfferWithdrawView(LoanActionView):
+    role = "offer_lender"
+
     @_loan_action("Withdraw a PENDING offer (its lender)", response=OfferSerializer)
     def post(self, request: Request, *args, **kwargs):
         return super().post(request, *args, **kwargs)
@@ -281,7 +309,9 @@ class OfferWithdrawView(ActionView):
         )
 
 
-class OfferRejectView(ActionView):
+class OfferRejectView(LoanActionView):
+    role = "borrower"
+
     @_loan_action("Reject a PENDING offer (borrower)", response=OfferSerializer)
     def post(self, request: Request, *args, **kwargs):
         return super().post(request, *args, **kwargs)
@@ -304,7 +334,9 @@ class PaymentListView(APIView):
         return Response(PaymentSerializer(selectors.payment_list(loan=loan, user=request.user), many=True).data)
 
 
-class PaymentPayView(ActionView):
+class PaymentPayView(LoanActionView):
+    role = "borrower"
+
     @_loan_action(
         "Pay the earliest unpaid installment (borrower)",
         description="Pays `amount + late_fee` to the lender; the last installment completes the loan.",
@@ -344,6 +376,9 @@ class NotificationReadView(ActionView):
     )
     def post(self, request: Request, *args, **kwargs):
         return super().post(request, *args, **kwargs)
+
+    def precheck(self, request: Request, notification_id: int) -> None:
+        selectors.notification_get(notification_id=notification_id, user=request.user)
 
     def act(self, request: Request, notification_id: int) -> Response:
         return Response(

@@ -47,8 +47,10 @@ def pytest_runtest_setup(item):
 def _test_settings(settings):
     settings.THROTTLE_USER_RATE = ""
     settings.THROTTLE_ANON_RATE = ""
-    # Password hashing is deliberately slow; tests create many users.
+    # Users and clients are made by the dozen: PBKDF2's deliberate slowness buys the tests nothing,
+    # and WhiteNoise would otherwise index every static file again for each new APIClient.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    settings.WHITENOISE_AUTOREFRESH = True
 
 
 @pytest.fixture

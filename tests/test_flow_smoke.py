@@ -12,7 +12,6 @@ from tests.accounts.api_helpers import (
     assert_loan_shape,
     assert_page,
     balances,
-    fast_test_settings,  # noqa: F401 (autouse fixture)
     ledger_sum,
     platform_balance,
     platform_user,

@@ -449,3 +449,20 @@ def test_a_key_older_than_24_h_executes_afresh(borrower, borrower_api):
 
     assert again.status_code == 200 and "Idempotent-Replayed" not in again
     assert money(borrower)[0] == Decimal("2.00")
+
+
+def test_an_invalid_key_still_answers_404_and_403_first(borrower, borrower_api, lender_api, stranger_api):
+    """The contract's precedence (404 > 403 > 400) holds for a bad Idempotency-Key too."""
+    draft = borrower_api.post(
+        "/api/loans/", {"amount": "100.00", "term_months": 2, "draft": True}, format="json"
+    ).json()
+    bad_key = {"HTTP_IDEMPOTENCY_KEY": "has space"}
+    hidden = stranger_api.post(f"/api/loans/{draft['id']}/publish/", format="json", **bad_key)
+    assert hidden.status_code == 404 and hidden.json()["code"] == "not_found"
+    borrower_api.post(f"/api/loans/{draft['id']}/publish/", format="json")
+    forbidden = lender_api.post(f"/api/loans/{draft['id']}/cancel/", format="json", **bad_key)
+    assert forbidden.status_code == 403 and forbidden.json()["code"] == "permission_denied"
+    own = borrower_api.post(f"/api/loans/{draft['id']}/cancel/", format="json", **bad_key)
+    assert own.status_code == 400 and own.json()["code"] == "validation_error"
+    assert Loan.objects.get(pk=draft["id"]).status == "OPEN"
+    assert stranger_api.post("/api/notifications/999999/read/", **bad_key).status_code == 404

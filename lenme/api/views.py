@@ -1,7 +1,5 @@
 """Base views: every money POST is an ActionView, which adds Idempotency-Key handling and retries."""
 
-from collections.abc import Callable
-
 from django.http import HttpResponse
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
@@ -24,6 +22,13 @@ class ActionView(APIView):
     def act(self, request: Request, *args, **kwargs) -> Response:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def precheck(self, request: Request, *args, **kwargs) -> None:
+        """Raise the 404 or 403 the action would answer, changing nothing.
+
+        Runs only before a 400 (bad body or bad Idempotency-Key), so that the contract's precedence
+        (404 > 403 > 400) holds without costing a valid request a query: the service re-checks anyway.
+        """
+
     def initial(self, request: Request, *args, **kwargs) -> None:
         self._idempotency = None
         self._replay: HttpResponse | None = None
@@ -31,7 +36,11 @@ class ActionView(APIView):
         raw_key = request.headers.get(idempotency.HEADER)
         if raw_key is None or request.method != "POST":
             return
-        key = idempotency.validate_key(raw_key)
+        try:
+            key = idempotency.validate_key(raw_key)
+        except ValidationFailed:
+            self.precheck(request, *args, **kwargs)
+            raise
         fingerprint = idempotency.request_fingerprint(
             method=request.method, full_path=request.get_full_path(), data=request.data
         )
@@ -94,19 +103,16 @@ class ActionView(APIView):
         return response
 
 
-def validated(serializer_class, request: Request, *, precheck: Callable[[], object] | None = None) -> dict:
-    """Validate the JSON object body with serializer_class; anything else is a 400.
-
-    precheck runs only when the body is invalid, so that a 404 or 403 still wins over the 400 (the
-    contract's precedence) without costing the valid request a query: the service re-checks anyway.
-    """
+def validated(serializer_class, request: Request, *, view: ActionView | None = None) -> dict:
+    """Validate the JSON object body with serializer_class; anything else is a 400, after the view's
+    precheck has had the chance to answer 404 or 403 first."""
     if not isinstance(request.data, dict):
-        if precheck:
-            precheck()
+        if view:
+            view.precheck(request, *view.args, **view.kwargs)
         raise ValidationFailed.field(None, "The body must be a JSON object.", "invalid")
     serializer = serializer_class(data=request.data, context={"request": request})
     if not serializer.is_valid():
-        if precheck:
-            precheck()
+        if view:
+            view.precheck(request, *view.args, **view.kwargs)
         raise ValidationError(serializer.errors)
     return dict(serializer.validated_data)

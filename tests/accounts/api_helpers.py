@@ -4,7 +4,6 @@ driven through the API (never the ORM) so every test starts from states the API 
 import re
 from decimal import Decimal
 
-import pytest
 from django.contrib.auth import get_user_model
 
 from accounts.models import Profile, Transaction
@@ -27,14 +26,6 @@ PAYMENT_FIELDS = {
     "loan_status",
 }  # fmt: skip
 PAGE_FIELDS = {"count", "next", "previous", "results"}
-
-
-@pytest.fixture(autouse=True)
-def fast_test_settings(settings):
-    """Users and clients are made by the dozen: PBKDF2's deliberate slowness buys these tests nothing,
-    and WhiteNoise would otherwise index every static file again for each new APIClient."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    settings.WHITENOISE_AUTOREFRESH = True
 
 
 # Shapes --------------------------------------------------------------------------------------------

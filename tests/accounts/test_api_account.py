@@ -12,7 +12,6 @@ from tests.accounts.api_helpers import (
     assert_problem,
     balances,
     deposit,
-    fast_test_settings,  # noqa: F401 (autouse fixture)
     ledger_sum,
     post,
 )

@@ -6,7 +6,6 @@ from django.contrib.auth import get_user_model
 
 from tests.accounts.api_helpers import (
     assert_problem,
-    fast_test_settings,  # noqa: F401 (autouse fixture)
     post,
 )
 from tests.factories import UserFactory

@@ -16,7 +16,6 @@ from tests.accounts.api_helpers import (
     balances,
     create_loan,
     deposit,
-    fast_test_settings,  # noqa: F401 (autouse fixture)
     fund,
     funded_loan,
     make_offer,

@@ -8,7 +8,6 @@ from tests.accounts.api_helpers import (
     PROBLEM_TYPE,
     balances,
     create_loan,
-    fast_test_settings,  # noqa: F401 (autouse fixture)
     funded_loan,
     make_offer,
 )

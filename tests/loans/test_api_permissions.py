@@ -16,7 +16,6 @@ from tests.accounts.api_helpers import (
     assert_problem,
     balances,
     create_loan,
-    fast_test_settings,  # noqa: F401 (autouse fixture)
     fund,
     make_offer,
 )

@@ -7,7 +7,6 @@ from tests.accounts.api_helpers import (
     accept,
     create_loan,
     deposit,
-    fast_test_settings,  # noqa: F401 (autouse fixture)
     funded_loan,
     make_offer,
     pay,

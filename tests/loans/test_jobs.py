@@ -1,6 +1,7 @@
 """The scheduled sweep's rules at their boundaries, with time passed in rather than slept."""
 
 import datetime
+import io
 from datetime import timedelta
 from decimal import Decimal
 
@@ -59,7 +60,9 @@ def test_offer_one_second_before_ttl_stays_pending(borrower, lender, settings):
     assert offer.status == "PENDING" and reserved(lender) == Decimal("5003.75")
 
 
-def test_offer_one_second_past_ttl_expires_releases_and_reopens_loan(borrower, lender, settings, django_capture_on_commit_callbacks):
+def test_offer_one_second_past_ttl_expires_releases_and_reopens_loan(
+    borrower, lender, settings, django_capture_on_commit_callbacks
+):
     offer = make_offer(borrower, lender)
     age_offer(offer, settings.LENME_OFFER_TTL + 1)
     with django_capture_on_commit_callbacks(execute=True):
@@ -104,8 +107,12 @@ def test_accepted_loan_one_second_before_funding_ttl_stays_accepted(borrower, le
     assert loan.status == "ACCEPTED" and loan.lender_id == lender.pk and reserved(lender) == Decimal("5003.75")
 
 
-def test_funding_deadline_lapses_offer_and_reopens_loan_with_requested_rate(borrower, lender, settings, django_capture_on_commit_callbacks):
-    loan = services.loan_create(borrower=borrower, amount=Decimal("5000.00"), term_months=6, interest_rate=Decimal("15.00"))
+def test_funding_deadline_lapses_offer_and_reopens_loan_with_requested_rate(
+    borrower, lender, settings, django_capture_on_commit_callbacks
+):
+    loan = services.loan_create(
+        borrower=borrower, amount=Decimal("5000.00"), term_months=6, interest_rate=Decimal("15.00")
+    )
     services.offer_submit(loan_id=loan.pk, lender=lender, interest_rate=Decimal("9.50"))
     services.loan_accept(loan_id=loan.pk, borrower=borrower)
     Loan.objects.filter(pk=loan.pk).update(accepted_at=NOW - timedelta(seconds=settings.LENME_FUNDING_TTL + 1))
@@ -138,7 +145,11 @@ def test_autopay_pays_on_the_due_date_not_the_day_before(borrower, lender):
     first_due = datetime.date(2026, 2, 28)
     assert jobs.autopay_run(today=first_due - timedelta(days=1)) == 0
     assert jobs.autopay_run(today=first_due) == 1
-    assert list(Payment.objects.filter(loan=loan).order_by("number").values_list("paid", flat=True)) == [True, False, False]
+    assert list(Payment.objects.filter(loan=loan).order_by("number").values_list("paid", flat=True)) == [
+        True,
+        False,
+        False,
+    ]
     assert Profile.objects.get(user=borrower).balance == Decimal("400.00")
     assert Transaction.objects.filter(kind="repayment", loan=loan).count() == 1
 
@@ -150,7 +161,11 @@ def test_autopay_pays_every_due_installment_in_order_while_money_lasts(borrower,
 
     account_withdraw(user=borrower, amount=Decimal("250.00"))  # 350.00 left: one 200.00 installment
     assert jobs.autopay_run(today=datetime.date(2026, 4, 10)) == 1
-    assert list(Payment.objects.filter(loan=loan).order_by("number").values_list("paid", flat=True)) == [True, False, False]
+    assert list(Payment.objects.filter(loan=loan).order_by("number").values_list("paid", flat=True)) == [
+        True,
+        False,
+        False,
+    ]
     assert Profile.objects.get(user=borrower).balance == Decimal("150.00")
 
 
@@ -178,7 +193,9 @@ def test_autopay_endpoint_is_borrower_only(borrower, lender, stranger):
 # 4. Overdue and late fees
 
 
-def test_installment_is_overdue_the_day_after_its_due_date_only(borrower, lender, settings, django_capture_on_commit_callbacks):
+def test_installment_is_overdue_the_day_after_its_due_date_only(
+    borrower, lender, settings, django_capture_on_commit_callbacks
+):
     settings.LENME_LATE_FEE = Decimal("25.00")
     loan = funded_loan(borrower, lender, funded_on=datetime.date(2026, 1, 10))
     due = datetime.date(2026, 2, 10)
@@ -194,7 +211,7 @@ def test_late_fee_is_added_once_however_many_sweeps_run(borrower, lender, settin
     settings.LENME_LATE_FEE = Decimal("25.00")
     loan = funded_loan(borrower, lender, funded_on=datetime.date(2026, 1, 10))
     for _ in range(3):
-        call_command("run_jobs", today="2026-02-11", stdout=open("/dev/null", "w"))
+        call_command("run_jobs", today="2026-02-11", stdout=io.StringIO())
     assert Payment.objects.get(loan=loan, number=1).late_fee == Decimal("25.00")
     assert Payment.objects.get(loan=loan, number=2).late_fee == Decimal("0.00")
 
@@ -215,7 +232,9 @@ def test_paying_an_overdue_installment_pays_its_late_fee_to_the_lender(borrower,
 # 5. Reminders
 
 
-def test_reminder_sent_once_within_the_window(borrower, lender, settings, django_capture_on_commit_callbacks, mailoutbox):
+def test_reminder_sent_once_within_the_window(
+    borrower, lender, settings, django_capture_on_commit_callbacks, mailoutbox
+):
     loan = funded_loan(borrower, lender, funded_on=datetime.date(2026, 1, 10))
     due = datetime.date(2026, 2, 10)
     assert jobs.reminders_send(today=due - timedelta(days=settings.LENME_REMINDER_DAYS + 1)) == 0
