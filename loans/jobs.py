@@ -15,14 +15,13 @@ from datetime import timedelta
 from django.conf import settings
 from django.utils import timezone
 
-from accounts.services import profiles_save
 from lenme.api.errors import InsufficientFunds
 from lenme.api.idempotency import idempotency_purge
 from lenme.db import atomic_retry
-from lenme.locks import lock_loan, lock_offers, lock_payments, lock_profiles
+from lenme.locks import lock_loan, lock_offers, lock_payments
 from loans.models import JobRun, LoanStatus, NotificationKind, Offer, OfferStatus, Payment
 from loans.notifications import Event, notify
-from loans.services import _pay, _release, _reopen_if_no_pending, _save_loan, _save_offers, transition
+from loans.services import loan_drop_lender, loan_reopen_if_no_pending, offers_release, payment_settle
 
 log = logging.getLogger(__name__)
 
@@ -58,13 +57,8 @@ def _expire_offers_of_loan(loan_id: int, cutoff: datetime.datetime) -> int:
     offers = lock_offers(loan.offers.filter(status=OfferStatus.PENDING, created_at__lt=cutoff))
     if not offers:
         return 0
-    profiles = lock_profiles(o.lender_id for o in offers)
-    for offer in offers:
-        _release(offer, profiles, OfferStatus.EXPIRED)
-    _save_offers(offers)
-    profiles_save(profiles.values())
-    if _reopen_if_no_pending(loan):
-        _save_loan(loan, "status")
+    offers_release(offers, OfferStatus.EXPIRED)
+    loan_reopen_if_no_pending(loan)
     notify(
         *(
             Event(
@@ -96,17 +90,9 @@ def _lapse_funding(loan_id: int, cutoff: datetime.datetime) -> int:
     if loan.status != LoanStatus.ACCEPTED or loan.accepted_at >= cutoff:
         return 0  # funded, cancelled or re-accepted since we looked
     offers = lock_offers(loan.offers.filter(status=OfferStatus.ACCEPTED))
-    profiles = lock_profiles(o.lender_id for o in offers)
-    for offer in offers:
-        _release(offer, profiles, OfferStatus.EXPIRED)
-    _save_offers(offers)
-    profiles_save(profiles.values())
+    offers_release(offers, OfferStatus.EXPIRED)
     lender_id = loan.lender_id
-    transition(loan, LoanStatus.OPEN)
-    loan.lender = None
-    loan.interest_rate = loan.requested_interest_rate
-    loan.accepted_at = None
-    _save_loan(loan, "status", "lender", "interest_rate", "accepted_at")
+    loan_drop_lender(loan, LoanStatus.OPEN)
     notify(
         Event(
             lender_id,
@@ -145,7 +131,7 @@ def _autopay_loan(loan_id: int, today: datetime.date) -> int:
     paid = 0
     for payment in lock_payments(loan.payments.filter(paid=False, due_date__lte=today)):
         try:
-            _pay(loan, payment, payer_id=loan.borrower_id)
+            payment_settle(loan=loan, payment=payment)
         except InsufficientFunds:  # raised before anything is written: stop, the next sweep retries
             break
         paid += 1

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.db import IntegrityError
 from django.utils import timezone
 
-from accounts.models import Profile, TransactionKind
+from accounts.models import TransactionKind
 from accounts.services import ledger_entry, platform_user, profiles_save
 from lenme.api.errors import (
     AlreadyPaid,
@@ -42,12 +42,16 @@ from loans.schedule import build_schedule
 from loans.selectors import loan_is_visible
 
 
-def transition(obj: Loan | Offer, new_status: str) -> None:
-    """The one place a status changes: refuses any move the lifecycle tables do not list."""
+def check_transition(obj: Loan | Offer, new_status: str) -> None:
+    """The one place the lifecycle is enforced: refuses any move the transition tables do not list."""
     table = LOAN_TRANSITIONS if isinstance(obj, Loan) else OFFER_TRANSITIONS
     if new_status not in table[obj.status]:
         kind = "loan" if isinstance(obj, Loan) else "offer"
         raise InvalidState(f"The {kind} is {obj.status}; it cannot become {new_status}.")
+
+
+def transition(obj: Loan | Offer, new_status: str) -> None:
+    check_transition(obj, new_status)
     obj.status = new_status
 
 
@@ -63,17 +67,35 @@ def _require_borrower(loan: Loan, user) -> None:
         raise Forbidden("Only the loan's borrower may do this.")
 
 
-def _release(offer: Offer, profiles: dict[int, Profile], new_status: str) -> None:
-    transition(offer, new_status)
-    profiles[offer.lender_id].release_funds(offer.reserved_amount)
-    offer.reserved_amount = ZERO
+# Building blocks for services and jobs that already hold the loan's lock ---------------------------
 
 
-def _reopen_if_no_pending(loan: Loan) -> bool:
+def offers_release(offers: list[Offer], new_status: str, *, also_save: tuple[Offer, ...] = ()) -> None:
+    """Move locked offers to new_status and give their holds back to their lenders (whose profiles
+    this locks), saving offers and profiles; also_save are offers changed by the caller."""
+    profiles = lock_profiles(o.lender_id for o in offers)
+    for offer in offers:
+        transition(offer, new_status)
+        profiles[offer.lender_id].release_funds(offer.reserved_amount)
+        offer.reserved_amount = ZERO
+    _save_offers([*also_save, *offers])
+    profiles_save(profiles.values())
+
+
+def loan_reopen_if_no_pending(loan: Loan) -> None:
+    """OFFERED -> OPEN once the last PENDING offer is gone."""
     if loan.status == LoanStatus.OFFERED and not loan.offers.filter(status=OfferStatus.PENDING).exists():
         transition(loan, LoanStatus.OPEN)
-        return True
-    return False
+        _save_loan(loan, "status")
+
+
+def loan_drop_lender(loan: Loan, new_status: str) -> None:
+    """Cancel or a lapsed funding deadline: no lender any more, the requested rate shows again."""
+    transition(loan, new_status)
+    loan.lender = None
+    loan.interest_rate = loan.requested_interest_rate
+    loan.accepted_at = None
+    _save_loan(loan, "status", "lender", "interest_rate", "accepted_at")
 
 
 def _save_offers(offers: list[Offer]) -> None:
@@ -125,16 +147,10 @@ def loan_publish(*, loan_id: int, borrower) -> Loan:
 def loan_cancel(*, loan_id: int, borrower) -> Loan:
     loan = _locked_visible_loan(loan_id, borrower)
     _require_borrower(loan, borrower)
-    transition(loan, LoanStatus.CANCELLED)
+    check_transition(loan, LoanStatus.CANCELLED)  # before anything is touched
     live = lock_offers(loan.offers.filter(status__in=[OfferStatus.PENDING, OfferStatus.ACCEPTED]))
-    profiles = lock_profiles(o.lender_id for o in live)
-    for offer in live:
-        _release(offer, profiles, OfferStatus.REJECTED)
-    loan.lender = None
-    loan.interest_rate = loan.requested_interest_rate
-    _save_offers(live)
-    profiles_save(profiles.values())
-    _save_loan(loan, "status", "lender", "interest_rate")
+    offers_release(live, OfferStatus.REJECTED)
+    loan_drop_lender(loan, LoanStatus.CANCELLED)
     notify(
         *(
             Event(
@@ -217,12 +233,8 @@ def offer_withdraw(*, loan_id: int, offer_id: int, lender) -> Offer:
         raise Forbidden("Only the offer's lender may withdraw it.")
     if offer.status != OfferStatus.PENDING:
         raise InvalidState(f"Only a PENDING offer can be withdrawn; this one is {offer.status}.")
-    profiles = lock_profiles([offer.lender_id])
-    _release(offer, profiles, OfferStatus.WITHDRAWN)
-    _save_offers([offer])
-    profiles_save(profiles.values())
-    if _reopen_if_no_pending(loan):
-        _save_loan(loan, "status")
+    offers_release([offer], OfferStatus.WITHDRAWN)
+    loan_reopen_if_no_pending(loan)
     return offer
 
 
@@ -233,12 +245,8 @@ def offer_reject(*, loan_id: int, offer_id: int, borrower) -> Offer:
     _require_borrower(loan, borrower)
     if offer.status != OfferStatus.PENDING:
         raise InvalidState(f"Only a PENDING offer can be rejected; this one is {offer.status}.")
-    profiles = lock_profiles([offer.lender_id])
-    _release(offer, profiles, OfferStatus.REJECTED)
-    _save_offers([offer])
-    profiles_save(profiles.values())
-    if _reopen_if_no_pending(loan):
-        _save_loan(loan, "status")
+    offers_release([offer], OfferStatus.REJECTED)
+    loan_reopen_if_no_pending(loan)
     notify(
         Event(offer.lender_id, NotificationKind.OFFER_REJECTED, f"Your offer on loan #{loan.pk} was rejected.", loan.pk)
     )
@@ -263,12 +271,8 @@ def loan_accept(*, loan_id: int, borrower, offer_id: int | None = None) -> Loan:
     else:  # pragma: no cover - an OFFERED loan always has a PENDING offer
         raise InvalidState("The loan has no PENDING offer.")
     others = [o for o in pending if o.pk != chosen.pk]
-    profiles = lock_profiles(o.lender_id for o in others)
-    for offer in others:
-        _release(offer, profiles, OfferStatus.REJECTED)
-    transition(chosen, OfferStatus.ACCEPTED)
-    _save_offers([chosen, *others])
-    profiles_save(profiles.values())
+    transition(chosen, OfferStatus.ACCEPTED)  # keeps its hold
+    offers_release(others, OfferStatus.REJECTED, also_save=(chosen,))
     transition(loan, LoanStatus.ACCEPTED)
     loan.lender_id = chosen.lender_id
     loan.interest_rate = chosen.interest_rate
@@ -366,8 +370,9 @@ def loan_fund(*, loan_id: int, lender) -> Loan:
 # Payments ------------------------------------------------------------------------------------------
 
 
-def _pay(loan: Loan, payment: Payment, *, payer_id: int) -> None:
-    """Pay one installment of a locked loan; the caller has locked loan and payment."""
+def payment_settle(*, loan: Loan, payment: Payment) -> None:
+    """Pay one installment (amount + late fee) to the lender; the caller holds the loan's and the
+    payment's locks and has checked the order. Raises InsufficientFunds before writing anything."""
     profiles = lock_profiles([loan.borrower_id, loan.lender_id])
     borrower_profile, lender_profile = profiles[loan.borrower_id], profiles[loan.lender_id]
     due = payment.amount_due()
@@ -427,7 +432,7 @@ def payment_pay(*, loan_id: int, payment_id: int, borrower) -> Payment:
         raise InvalidState(f"The loan is {loan.status}.")
     if loan.payments.filter(number__lt=payment.number, paid=False).exists():
         raise OutOfOrder()
-    _pay(loan, payment, payer_id=borrower.pk)
+    payment_settle(loan=loan, payment=payment)
     return payment
 
 
