@@ -9,7 +9,7 @@ from rest_framework.views import APIView
 
 from lenme.api.schema import IDEMPOTENCY_KEY, errors
 from lenme.api.views import ActionView, validated
-from loans import selectors, services
+from loans import examples, selectors, services
 from loans.models import LoanStatus
 from loans.serializers import (
     AcceptSerializer,
@@ -32,14 +32,6 @@ def _query(serializer_class, request: Request) -> dict:
     serializer = serializer_class(data=request.query_params.dict())
     serializer.is_valid(raise_exception=True)
     return dict(serializer.validated_data)
-
-
-LOAN_EXAMPLE = {
-    "id": 1, "borrower": 2, "lender": 3, "amount": "5000.00", "term_months": 6, "interest_rate": "15.00",
-    "lenme_fee": "3.75", "total_loan_amount": "5003.75", "monthly_payment_amount": "870.17", "status": "ACCEPTED",
-    "autopay": False, "created_at": "2026-01-31T10:00:00Z", "accepted_at": "2026-01-31T11:00:00Z",
-    "funded_at": None, "completed_at": None,
-}  # fmt: skip
 
 
 class LoanListCreateView(ActionView):
@@ -70,6 +62,8 @@ class LoanListCreateView(ActionView):
                 value={"amount": "5000.00", "term_months": 6, "interest_rate": "15.00"},
                 request_only=True,
             ),
+            examples.LOAN_CREATED,
+            examples.VALIDATION_ERROR,
         ],
     )
     def post(self, request: Request, *args, **kwargs):
@@ -123,6 +117,7 @@ class LoanQuoteView(APIView):
             ),
         ],
         responses={200: QuoteSerializer, **errors(400, auth=False)},
+        examples=[examples.QUOTE, examples.VALIDATION_ERROR],
     )
     def get(self, request: Request) -> Response:
         body = selectors.loan_quote(**_query(QuoteQuerySerializer, request))
@@ -150,6 +145,7 @@ def _loan_action(
     statuses=(404, 403),
     conflicts=("invalid_state",),
     response=LoanSerializer,
+    example=None,
 ):
     return extend_schema(
         tags=["loans"],
@@ -158,6 +154,7 @@ def _loan_action(
         request=request,
         parameters=[IDEMPOTENCY_KEY],
         responses={200: response, **errors(*statuses, conflicts=conflicts, idempotent=True)},
+        examples=[example] if example else None,
     )
 
 
@@ -209,6 +206,7 @@ class LoanAcceptView(LoanActionView):
         description="Accepts `offer_id`, or by default the best PENDING offer (lowest rate, then oldest). Every other PENDING offer is rejected and released. An `offer_id` that is not an offer on this loan is 400; one that is not PENDING is 409 `invalid_state`.",
         request=AcceptSerializer,
         statuses=(404, 403, 400),
+        example=examples.LOAN_ACCEPTED,
     )
     def post(self, request: Request, *args, **kwargs):
         return super().post(request, *args, **kwargs)
@@ -229,6 +227,7 @@ class LoanFundView(LoanActionView):
         "Fund an accepted loan (its lender)",
         description="The lender pays `total_loan_amount` out of the offer's hold: the borrower receives `amount`, the platform `lenme_fee`; the schedule is created.",
         response=LoanDetailSerializer,
+        example=examples.LOAN_FUNDED,
     )
     def post(self, request: Request, *args, **kwargs):
         return super().post(request, *args, **kwargs)
@@ -281,7 +280,11 @@ class OfferListCreateView(LoanActionView):
                 404, 403, 400, conflicts=("invalid_state", "duplicate_offer", "insufficient_funds"), idempotent=True
             ),
         },
-        examples=[OpenApiExample("Offer at 12%", value={"interest_rate": "12.00"}, request_only=True)],
+        examples=[
+            OpenApiExample("Offer at 15%", value={"interest_rate": "15.00"}, request_only=True),
+            examples.OFFER_CREATED,
+            examples.INSUFFICIENT_FUNDS,
+        ],
     )
     def post(self, request: Request, *args, **kwargs):
         return super().post(request, *args, **kwargs)
@@ -342,6 +345,7 @@ class PaymentPayView(LoanActionView):
         description="Pays `amount + late_fee` to the lender; the last installment completes the loan.",
         conflicts=("already_paid", "out_of_order", "insufficient_funds"),
         response=PaymentSerializer,
+        example=examples.PAYMENT_PAID,
     )
     def post(self, request: Request, *args, **kwargs):
         return super().post(request, *args, **kwargs)

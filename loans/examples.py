@@ -1,0 +1,74 @@
+"""OpenAPI examples that walk the Lenme flow: 5000.00 for 6 months at 15.00%, funded on Jan 31."""
+
+import datetime
+from decimal import Decimal
+
+from drf_spectacular.utils import OpenApiExample
+
+from loans.schedule import build_schedule
+
+_SCHEDULE = build_schedule(
+    amount=Decimal("5000.00"), annual_rate=Decimal("15.00"), term_months=6, start=datetime.date(2026, 1, 31)
+)
+_LOAN = {
+    "id": 1, "borrower": 2, "lender": None, "amount": "5000.00", "term_months": 6, "interest_rate": "15.00",
+    "lenme_fee": "3.75", "total_loan_amount": "5003.75", "monthly_payment_amount": None, "status": "OPEN",
+    "autopay": False, "created_at": "2026-01-30T09:00:00Z", "accepted_at": None, "funded_at": None,
+    "completed_at": None,
+}  # fmt: skip
+_ACCEPTED = _LOAN | {
+    "lender": 3,
+    "monthly_payment_amount": "870.17",
+    "status": "ACCEPTED",
+    "accepted_at": "2026-01-30T12:00:00Z",
+}
+_FUNDED = _ACCEPTED | {"status": "FUNDED", "funded_at": "2026-01-31T08:00:00Z"}
+
+
+def _payment(row, *, paid: bool = False) -> dict:
+    return {
+        "id": 10 + row.number, "loan": 1, "number": row.number, "due_date": row.due_date.isoformat(),
+        "amount": f"{row.amount}", "principal": f"{row.principal}", "interest": f"{row.interest}",
+        "late_fee": "0.00", "overdue": False, "paid": paid, "paid_at": "2026-02-27T10:00:00Z" if paid else None,
+        "loan_status": "FUNDED",
+    }  # fmt: skip
+
+
+def _ok(name: str, value: dict | list, status: str = "200") -> OpenApiExample:
+    return OpenApiExample(name, value=value, response_only=True, status_codes=[status])
+
+
+LOAN_CREATED = _ok("OPEN loan", _LOAN, "201")
+LOAN_ACCEPTED = _ok("Accepted at 15.00%", _ACCEPTED)
+LOAN_FUNDED = _ok("Funded, with its schedule", _FUNDED | {"payments": [_payment(r) for r in _SCHEDULE]})
+OFFER_CREATED = _ok(
+    "PENDING offer holding 5003.75",
+    {"id": 7, "loan": 1, "lender": 3, "interest_rate": "15.00", "reserved_amount": "5003.75", "status": "PENDING",
+     "created_at": "2026-01-30T10:00:00Z"},
+    "201",
+)  # fmt: skip
+PAYMENT_PAID = _ok("Installment 1 paid", _payment(_SCHEDULE[0], paid=True))
+QUOTE = _ok(
+    "5000.00 at 15.00% for 6 months",
+    {
+        "amount": "5000.00", "term_months": 6, "interest_rate": "15.00", "lenme_fee": "3.75",
+        "monthly_payment_amount": "870.17", "total_repayment": "5221.00", "total_interest": "221.00",
+        "payments": [
+            {"number": r.number, "amount": f"{r.amount}", "principal": f"{r.principal}", "interest": f"{r.interest}"}
+            for r in _SCHEDULE
+        ],
+    },
+)  # fmt: skip
+INSUFFICIENT_FUNDS = OpenApiExample(
+    "insufficient_funds",
+    value={"type": "about:blank", "title": "Insufficient funds", "status": 409,
+           "detail": "This offer holds 5003.75; your available balance is 1000.00.", "code": "insufficient_funds"},
+    response_only=True, status_codes=["409"],
+)  # fmt: skip
+VALIDATION_ERROR = OpenApiExample(
+    "validation_error",
+    value={"type": "about:blank", "title": "Invalid input", "status": 400, "detail": "Must have at most two decimal places.",
+           "code": "validation_error",
+           "errors": [{"field": "amount", "code": "max_places", "detail": "Must have at most two decimal places."}]},
+    response_only=True, status_codes=["400"],
+)  # fmt: skip
