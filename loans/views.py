@@ -146,9 +146,10 @@ def _loan_action(
     conflicts=("invalid_state",),
     response=LoanSerializer,
     example=None,
+    tag: str = "loans",
 ):
     return extend_schema(
-        tags=["loans"],
+        tags=[tag],
         summary=summary,
         description=description,
         request=request,
@@ -302,7 +303,7 @@ class OfferListCreateView(LoanActionView):
 class OfferWithdrawView(LoanActionView):
     role = "offer_lender"
 
-    @_loan_action("Withdraw a PENDING offer (its lender)", response=OfferSerializer)
+    @_loan_action("Withdraw a PENDING offer (its lender)", response=OfferSerializer, tag="offers")
     def post(self, request: Request, *args, **kwargs):
         return super().post(request, *args, **kwargs)
 
@@ -315,7 +316,7 @@ class OfferWithdrawView(LoanActionView):
 class OfferRejectView(LoanActionView):
     role = "borrower"
 
-    @_loan_action("Reject a PENDING offer (borrower)", response=OfferSerializer)
+    @_loan_action("Reject a PENDING offer (borrower)", response=OfferSerializer, tag="offers")
     def post(self, request: Request, *args, **kwargs):
         return super().post(request, *args, **kwargs)
 
@@ -346,6 +347,7 @@ class PaymentPayView(LoanActionView):
         conflicts=("already_paid", "out_of_order", "insufficient_funds"),
         response=PaymentSerializer,
         example=examples.PAYMENT_PAID,
+        tag="payments",
     )
     def post(self, request: Request, *args, **kwargs):
         return super().post(request, *args, **kwargs)
