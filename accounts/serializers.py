@@ -56,3 +56,4 @@ class TransactionSerializer(serializers.ModelSerializer):
     class Meta:
         model = Transaction
         fields = ["id", "kind", "from_user", "to_user", "amount", "loan", "note", "created_at"]
+        read_only_fields = fields

@@ -68,6 +68,8 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "lenme.urls"
+# Every API path ends with "/"; a POST without it is a 404, never a redirect that drops the body.
+APPEND_SLASH = False
 WSGI_APPLICATION = "lenme.wsgi.application"
 
 TEMPLATES = [
@@ -123,12 +125,25 @@ if env_str("CACHE_URL", ""):
         "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": env_str("CACHE_URL", "")}
     }
 
+
 # Lenme business settings
-LENME_FEE = Decimal(env_str("LENME_FEE", "3.75"))
+def env_money(name: str, default: str) -> Decimal:
+    """A non-negative amount with at most two decimals, or the service refuses to start."""
+    raw = env_str(name, default) or default
+    try:
+        value = Decimal(raw)
+    except ArithmeticError as exc:
+        raise ImproperlyConfigured(f"{name} must be a decimal amount, not {raw!r}.") from exc
+    if not value.is_finite() or value < 0 or value.as_tuple().exponent < -2 or value >= Decimal("1e12"):
+        raise ImproperlyConfigured(f"{name} must be 0 or more with at most two decimals, not {raw!r}.")
+    return value.quantize(Decimal("0.01"))
+
+
+LENME_FEE = env_money("LENME_FEE", "3.75")
 LENME_PLATFORM_USERNAME = env_str("LENME_PLATFORM_USERNAME", "lenme")
 LENME_OFFER_TTL = env_int("LENME_OFFER_TTL", 604800)
 LENME_FUNDING_TTL = env_int("LENME_FUNDING_TTL", 259200)
-LENME_LATE_FEE = Decimal(env_str("LENME_LATE_FEE", "0.00"))
+LENME_LATE_FEE = env_money("LENME_LATE_FEE", "0.00")
 LENME_REMINDER_DAYS = env_int("LENME_REMINDER_DAYS", 3)
 LENME_SWEEP_SECONDS = env_int("LENME_SWEEP_SECONDS", 60)
 LENME_IDEMPOTENCY_TTL = env_int("LENME_IDEMPOTENCY_TTL", 86400)
@@ -144,6 +159,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["lenme.api.parsers.StrictJSONParser"],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "lenme.api.negotiation.JSONAlwaysNegotiation",
     "DEFAULT_THROTTLE_CLASSES": ["lenme.throttling.UserRateThrottle", "lenme.throttling.AnonRateThrottle"],
     "DEFAULT_PAGINATION_CLASS": "lenme.api.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
@@ -182,6 +198,7 @@ SPECTACULAR_SETTINGS = {
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_AUTHENTICATION": [],  # the docs need no token, and a stale one must not lock them out
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",

@@ -1,4 +1,5 @@
-"""Notifications: a row per event for the user concerned, plus an email, once the transaction commits."""
+"""Notifications: a row per event for the user concerned, written with the event's transaction, and an
+email once it commits."""
 
 import logging
 from dataclasses import dataclass
@@ -22,17 +23,22 @@ class Event:
 
 
 def notify(*events: Event) -> None:
-    """Deliver the events after the current transaction commits; a rollback notifies nobody."""
+    """Record the events with the current transaction and email them once it commits.
+
+    The Notification rows are written inside the money step's transaction: they become visible
+    exactly when it commits, vanish with a rollback, and cannot be lost to a crash in between.
+    Only the emails wait for the commit (robust: a mail outage never fails a committed step).
+    """
     events = tuple(e for e in events if e.user_id is not None)
-    if events:
-        # robust: a delivery failure after the money step committed must not turn its response into a 500
-        transaction.on_commit(lambda: deliver(events), robust=True)
-
-
-def deliver(events: tuple[Event, ...]) -> None:
+    if not events:
+        return
     Notification.objects.bulk_create(
         Notification(user_id=e.user_id, kind=e.kind, message=e.message, loan_id=e.loan_id) for e in events
     )
+    transaction.on_commit(lambda: send_emails(events), robust=True)
+
+
+def send_emails(events: tuple[Event, ...]) -> None:
     emails = dict(
         get_user_model().objects.filter(pk__in={e.user_id for e in events}).exclude(email="").values_list("pk", "email")
     )

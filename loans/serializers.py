@@ -63,6 +63,7 @@ class PaymentSerializer(serializers.ModelSerializer):
             "paid_at",
             "loan_status",
         ]
+        read_only_fields = fields
 
 
 class LoanSerializer(serializers.ModelSerializer):

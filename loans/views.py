@@ -92,6 +92,7 @@ class LoanAvailableView(generics.ListAPIView):
 
 
 class LoanQuoteView(APIView):
+    authentication_classes: list = []  # public: a stale token must not turn a quote into a 401
     permission_classes = [AllowAny]
 
     @extend_schema(

@@ -59,7 +59,7 @@ class DecimalAmountField(serializers.Field):
             self.fail("min_value", min_value=f"{self.min_value:.2f}")
         if self.max_value is not None and value > self.max_value:
             self.fail("max_value", max_value=f"{self.max_value:.2f}")
-        return value.quantize(CENT)
+        return abs(value).quantize(CENT) if value == 0 else value.quantize(CENT)  # no "-0.00"
 
     def to_representation(self, value: Decimal) -> str:
         return f"{Decimal(value).quantize(CENT):f}"
@@ -122,22 +122,9 @@ class StrictCharField(serializers.CharField):
         return super().to_internal_value(data)
 
 
-def _money_schema(example: str) -> dict:
-    return {
-        "type": "string",
-        "format": "decimal",
-        "pattern": r"^\d+\.\d{2}$",
-        "example": example,
-        "description": "Decimal with two places. Input may also be a JSON number; at most two decimals as written.",
-    }
-
-
-try:  # annotate the custom fields for the OpenAPI schema
+try:  # annotate the strict scalar fields for the OpenAPI schema (money: lenme.api.schema)
     from drf_spectacular.utils import extend_schema_field
 
-    extend_schema_field(_money_schema("5000.00"))(MoneyField)
-    extend_schema_field(_money_schema("5000.00"))(DecimalAmountField)
-    extend_schema_field(_money_schema("15.00") | {"description": "Annual percent, 0.00 to 100.00."})(RateField)
     extend_schema_field({"type": "integer"})(StrictIntegerField)
     extend_schema_field({"type": "integer"})(QueryIntegerField)
     extend_schema_field({"type": "boolean"})(StrictBooleanField)

@@ -34,26 +34,41 @@ REPLAYED_HEADER = "Idempotent-Replayed"
 _VALID_KEY = re.compile(r"[\x21-\x7e]{1,255}")
 
 
+def _number_key(number: Decimal) -> list:
+    """A number by value (5000.0 == 5000.00, -0 == 0), exactly and with no arithmetic that could
+    overflow or round: sign, significant digits, and the exponent of the last one."""
+    if not number.is_finite():  # pragma: no cover - the parser refuses NaN and infinities
+        return ["n", str(number)]
+    sign, digits, exponent = number.as_tuple()
+    digits = list(digits)
+    while len(digits) > 1 and digits[-1] == 0:
+        digits.pop()
+        exponent += 1
+    if digits == [0]:
+        return ["n", 0, "0", 0]
+    return ["n", sign, "".join(map(str, digits)), exponent]
+
+
 def _canonical(value: object) -> object:
-    """The body as parsed data: numbers compare by value (5000.0 == 5000.00), strings stay strings."""
-    if isinstance(value, bool) or value is None or isinstance(value, str):
-        return value
+    """The body as parsed data, every node tagged so that no two different bodies share a form.
+
+    Numbers compare by value; strings stay strings. The parser caps nesting, so recursion is bounded.
+    """
+    if value is None or isinstance(value, bool):
+        return ["v", value]
+    if isinstance(value, str):
+        return ["s", value]
     if isinstance(value, int | Decimal):
-        number = Decimal(value)
-        if number.is_finite():
-            number = number.normalize()
-            if number == 0:
-                number = Decimal(0)
-        return {"$number": str(number)}
+        return _number_key(Decimal(value))
     if isinstance(value, dict):
-        return {str(k): _canonical(v) for k, v in value.items()}
+        return ["o", sorted([str(k), _canonical(v)] for k, v in value.items())]
     if isinstance(value, list | tuple):
-        return [_canonical(v) for v in value]
-    return {"$other": repr(value)}  # pragma: no cover - a JSON body holds nothing else
+        return ["a", [_canonical(v) for v in value]]
+    return ["x", repr(value)]  # pragma: no cover - a JSON body holds nothing else
 
 
 def request_fingerprint(*, method: str, full_path: str, data: object) -> str:
-    body = json.dumps(_canonical(data), sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    body = json.dumps(_canonical(data), separators=(",", ":"), ensure_ascii=True)
     return hashlib.sha256(f"{method}\n{full_path}\n{body}".encode()).hexdigest()
 
 

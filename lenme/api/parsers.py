@@ -22,6 +22,21 @@ def _reject_constant(name: str) -> None:
     raise ParseError(f"{name} is not valid JSON.")
 
 
+MAX_DEPTH = 32  # no request of this API nests beyond 2; deeper bodies are hostile
+
+
+def _depth_exceeds(data: object, limit: int) -> bool:
+    """Whether containers nest deeper than limit (iterative: no recursion limit to hit)."""
+    stack = [(data, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict | list):
+            if depth > limit:
+                return True
+            stack.extend((child, depth + 1) for child in (node.values() if isinstance(node, dict) else node))
+    return False
+
+
 class StrictJSONParser(JSONParser):
     def parse(self, stream, media_type=None, parser_context=None):
         parser_context = parser_context or {}
@@ -30,8 +45,11 @@ class StrictJSONParser(JSONParser):
             raw = stream.read() if stream is not None else b""
             if not raw.strip():
                 return {}
-            return json.loads(raw.decode(encoding), parse_float=_parse_float, parse_constant=_reject_constant)
+            data = json.loads(raw.decode(encoding), parse_float=_parse_float, parse_constant=_reject_constant)
         except RecursionError as exc:  # hostile nesting ([[[[...) must be a 400, not a 500
             raise ParseError("JSON parse error - nested too deeply.") from exc
         except (ValueError, UnicodeDecodeError) as exc:
             raise ParseError(f"JSON parse error - {exc}") from exc
+        if _depth_exceeds(data, MAX_DEPTH):
+            raise ParseError(f"JSON parse error - nested deeper than {MAX_DEPTH} levels.")
+        return data

@@ -1,8 +1,11 @@
 """OpenAPI pieces shared by every view: the problem+json error shape and its responses."""
 
 from drf_spectacular import openapi
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, inline_serializer
 from rest_framework import serializers
+
+from lenme.api.errors import PROBLEM_CONTENT_TYPE
 
 _FieldError = inline_serializer(
     name="FieldError",
@@ -16,7 +19,7 @@ _FieldError = inline_serializer(
 Problem = inline_serializer(
     name="Problem",
     fields={
-        "type": serializers.CharField(default="about:blank"),
+        "type": serializers.CharField(help_text="A URI; `about:blank`."),
         "title": serializers.CharField(),
         "status": serializers.IntegerField(),
         "detail": serializers.CharField(),
@@ -43,7 +46,7 @@ def problem(status: int, description: str | None = None, codes: tuple[str, ...] 
 
 
 def errors(*statuses: int, conflicts: tuple[str, ...] = (), auth: bool = True, idempotent: bool = False) -> dict:
-    """The error responses of an endpoint, in the contract's precedence order."""
+    """The error responses of an endpoint (problem+json), in the contract's precedence order."""
     out: dict = {}
     if auth:
         out[401] = problem(401)
@@ -57,7 +60,7 @@ def errors(*statuses: int, conflicts: tuple[str, ...] = (), auth: bool = True, i
     if idempotent:
         out[422] = problem(422)
     out[429] = problem(429)
-    return out
+    return {(status, PROBLEM_CONTENT_TYPE): response for status, response in out.items()}
 
 
 IDEMPOTENCY_KEY = OpenApiParameter(
@@ -76,8 +79,46 @@ IDEMPOTENCY_KEY = OpenApiParameter(
 __all__ = ["IDEMPOTENCY_KEY", "OpenApiExample", "Problem", "errors", "problem"]
 
 
+class DecimalAmountFieldExtension(OpenApiSerializerFieldExtension):
+    """Money and rates: answered as strings with exactly two decimals; accepted as such a string or a
+    plain number, with at most two decimals as written."""
+
+    target_class = "lenme.api.fields.DecimalAmountField"
+    match_subclasses = True
+
+    def map_serializer_field(self, auto_schema, direction):
+        from lenme.api.fields import RateField
+
+        is_rate = isinstance(self.target, RateField)
+        example = "15.00" if is_rate else "5000.00"
+        what = "Annual percent, 0.00 to 100.00." if is_rate else "Money."
+        if direction == "response":
+            return {
+                "type": "string",
+                "format": "decimal",
+                "pattern": r"^\d+\.\d{2}$",
+                "example": example,
+                "description": what,
+            }
+        return {
+            "oneOf": [
+                {"type": "string", "pattern": r"^\d+(\.\d{1,2})?$", "example": example},
+                {"type": "number", "multipleOf": 0.01, "example": float(example)},
+            ],
+            "description": f"{what} A string in plain decimal notation or a JSON number, at most two decimals as written; no exponent.",
+        }
+
+
 class AutoSchema(openapi.AutoSchema):
     """Operations are described by their extend_schema text only: class docstrings are for developers."""
 
     def get_description(self) -> str:
         return ""
+
+    def _is_list_view(self, serializer=None) -> bool:
+        # Decide on the success response: the (status, problem+json) error keys would sort first.
+        if serializer is None:
+            serializer = self.get_response_serializers()
+        if isinstance(serializer, dict):
+            serializer = {k: v for k, v in serializer.items() if not isinstance(k, tuple)} or serializer
+        return super()._is_list_view(serializer)

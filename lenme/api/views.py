@@ -1,6 +1,7 @@
 """Base views: every money POST is an ActionView, which adds Idempotency-Key handling and retries."""
 
 from django.http import HttpResponse
+from rest_framework import exceptions
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -33,8 +34,15 @@ class ActionView(APIView):
         self._idempotency = None
         self._replay: HttpResponse | None = None
         super().initial(request, *args, **kwargs)  # 401 and 429 come before anything idempotent
+        if request.method != "POST":
+            return
+        try:  # parse the body now, so a malformed one is a 400 with or without a key, after 404/403
+            request.data  # noqa: B018
+        except (exceptions.ParseError, exceptions.UnsupportedMediaType):
+            self.precheck(request, *args, **kwargs)
+            raise
         raw_key = request.headers.get(idempotency.HEADER)
-        if raw_key is None or request.method != "POST":
+        if raw_key is None:
             return
         try:
             key = idempotency.validate_key(raw_key)
