@@ -194,7 +194,10 @@ SPECTACULAR_SETTINGS = {
         "- A bad `?page=` or `?page_size=` is 400; a `page_size` above 200 is served as 200.\n"
         "- A bad `Idempotency-Key` is 400, after any 404 or 403 the action would answer; a 409 `conflict` "
         "(a lost race, safe to retry) is not stored, like 400s and 5xx.\n"
-        "- Usernames are unique regardless of case."
+        "- Usernames are unique regardless of case.\n"
+        "- The schedule follows the contract's formula exactly; at extreme rates and terms (e.g. 100.00% over "
+        "360 months) early rows repay interest only (`principal` 0.00), though every row's `amount` is "
+        "positive and the last row closes the principal."
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
