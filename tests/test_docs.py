@@ -160,3 +160,15 @@ def test_every_operation_has_a_summary_and_no_developer_docstring(schema):
         for method, operation in methods.items():
             assert operation.get("summary"), (method, path)
             assert not any(text in operation.get("description", "") for text in internal), (method, path)
+
+
+def test_schema_declares_replay_and_rate_limit_headers_and_page_size_bounds(schema):
+    deposit = schema["paths"]["/api/accounts/deposit/"]["post"]["responses"]
+    assert "Idempotent-Replayed" in deposit["200"]["headers"]
+    assert "Retry-After" in deposit["429"]["headers"]
+    page_size = next(p for p in schema["paths"]["/api/loans/"]["get"]["parameters"] if p["name"] == "page_size")
+    assert (page_size["schema"]["minimum"], page_size["schema"]["maximum"], page_size["schema"]["default"]) == (
+        1,
+        200,
+        50,
+    )

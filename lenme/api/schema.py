@@ -122,3 +122,26 @@ class AutoSchema(openapi.AutoSchema):
         if isinstance(serializer, dict):
             serializer = {k: v for k, v in serializer.items() if not isinstance(k, tuple)} or serializer
         return super()._is_list_view(serializer)
+
+
+def postprocess(result: dict, generator, request, public) -> dict:
+    """Declare what the decorators cannot: the replay and rate-limit headers, and page_size's bounds."""
+    for methods in result.get("paths", {}).values():
+        for operation in methods.values():
+            idempotent = any(p.get("name") == "Idempotency-Key" for p in operation.get("parameters", []))
+            for status, response in operation.get("responses", {}).items():
+                if idempotent and status.startswith("2"):
+                    response.setdefault("headers", {})["Idempotent-Replayed"] = {
+                        "schema": {"type": "string", "enum": ["true"]},
+                        "description": "Present when this is the stored response of an earlier request with the same key.",
+                    }
+                if status == "429":
+                    response.setdefault("headers", {})["Retry-After"] = {
+                        "schema": {"type": "integer"},
+                        "description": "Seconds to wait before retrying.",
+                    }
+            for parameter in operation.get("parameters", []):
+                if parameter.get("name") == "page_size" and parameter.get("in") == "query":
+                    parameter["schema"] = {"type": "integer", "minimum": 1, "default": 50, "maximum": 200}
+                    parameter["description"] = "Results per page: default 50; above 200 is served as 200."
+    return result
