@@ -42,6 +42,22 @@ def ledger_entry(
     )
 
 
+def ledger_transfer(
+    *, kind: str, amount: Decimal, from_profile: Profile, to_profile: Profile, loan=None, payment=None, note: str = ""
+) -> Transaction:
+    """Move amount between two locked profiles and return its unsaved ledger row (see profiles_save)."""
+    from_profile.transfer_funds(amount, to_profile)
+    return ledger_entry(
+        kind=kind,
+        amount=amount,
+        from_profile=from_profile,
+        to_profile=to_profile,
+        loan=loan,
+        payment=payment,
+        note=note,
+    )
+
+
 def profiles_save(profiles: Iterable[Profile], entries: Iterable[Transaction] = ()) -> None:
     """Write changed balances and their ledger rows: one UPDATE and one INSERT whatever the count."""
     profiles = list({p.pk: p for p in profiles}.values())

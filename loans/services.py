@@ -11,7 +11,7 @@ from django.db import IntegrityError
 from django.utils import timezone
 
 from accounts.models import TransactionKind
-from accounts.services import ledger_entry, platform_user, profiles_save
+from accounts.services import ledger_transfer, platform_user, profiles_save
 from lenme.api.errors import (
     AlreadyPaid,
     DuplicateOffer,
@@ -317,9 +317,8 @@ def loan_fund(*, loan_id: int, lender) -> Loan:
 
     lender_profile.release_funds(offer.reserved_amount)
     offer.reserved_amount = ZERO
-    lender_profile.transfer_funds(loan.amount, borrower_profile)
     entries = [
-        ledger_entry(
+        ledger_transfer(
             kind=TransactionKind.FUNDING,
             amount=loan.amount,
             from_profile=lender_profile,
@@ -328,10 +327,9 @@ def loan_fund(*, loan_id: int, lender) -> Loan:
             note=f"Loan #{loan.pk} principal",
         )
     ]
-    if loan.lenme_fee > 0:
-        lender_profile.transfer_funds(loan.lenme_fee, platform)
+    if loan.lenme_fee > 0:  # no ledger row for a zero fee
         entries.append(
-            ledger_entry(
+            ledger_transfer(
                 kind=TransactionKind.FEE,
                 amount=loan.lenme_fee,
                 from_profile=lender_profile,
@@ -380,21 +378,16 @@ def payment_settle(*, loan: Loan, payment: Payment) -> None:
         raise InsufficientFunds(
             f"This installment needs {due}; your available balance is {borrower_profile.available_balance():.2f}."
         )
-    borrower_profile.transfer_funds(due, lender_profile)
-    profiles_save(
-        profiles.values(),
-        [
-            ledger_entry(
-                kind=TransactionKind.REPAYMENT,
-                amount=due,
-                from_profile=borrower_profile,
-                to_profile=lender_profile,
-                loan=loan,
-                payment=payment,
-                note=f"Loan #{loan.pk} installment {payment.number}",
-            )
-        ],
+    entry = ledger_transfer(
+        kind=TransactionKind.REPAYMENT,
+        amount=due,
+        from_profile=borrower_profile,
+        to_profile=lender_profile,
+        loan=loan,
+        payment=payment,
+        note=f"Loan #{loan.pk} installment {payment.number}",
     )
+    profiles_save(profiles.values(), [entry])
     payment.paid = True
     payment.paid_at = timezone.now()
     payment.save(update_fields=["paid", "paid_at"])
