@@ -19,7 +19,7 @@ from lenme.api.errors import InsufficientFunds
 from lenme.api.idempotency import idempotency_purge
 from lenme.db import atomic_retry
 from lenme.locks import lock_loan, lock_offers, lock_payments
-from loans.models import JobRun, LoanStatus, NotificationKind, Offer, OfferStatus, Payment
+from loans.models import JobRun, Loan, LoanStatus, NotificationKind, Offer, OfferStatus, Payment
 from loans.notifications import Event, notify
 from loans.services import loan_drop_lender, loan_reopen_if_no_pending, offers_release, payment_settle
 
@@ -78,7 +78,6 @@ def _expire_offers_of_loan(loan_id: int, cutoff: datetime.datetime) -> int:
 
 def fundings_expire(*, now: datetime.datetime) -> int:
     cutoff = now - timedelta(seconds=settings.LENME_FUNDING_TTL)
-    from loans.models import Loan
 
     loan_ids = Loan.objects.filter(status=LoanStatus.ACCEPTED, accepted_at__lt=cutoff).values_list("pk", flat=True)
     return _each(_lapse_funding, list(loan_ids), cutoff)

@@ -27,17 +27,11 @@ def loans_visible(*, user) -> QuerySet[Loan]:
     return Loan.objects.filter(Q(borrower=user) | Q(lender=user) | Q(status__in=LIVE_LOAN_STATUSES) | _offered_by(user))
 
 
-def loan_get(
-    *, loan_id: int, user, with_payments: bool = False, borrower_only: bool = False, not_borrower: bool = False
-) -> Loan:
-    """A loan the user can see (else 404); borrower_only / not_borrower add the role check (403)."""
+def loan_get(*, loan_id: int, user, with_payments: bool = False) -> Loan:
+    """A loan the user can see (else 404); role checks are loan_action_check's."""
     loan = loans_visible(user=user).filter(pk=loan_id).first()
     if loan is None:
         raise NotFound("No such loan.")
-    if borrower_only and loan.borrower_id != user.pk:
-        raise Forbidden("Only the loan's borrower may do this.")
-    if not_borrower and loan.borrower_id == user.pk:
-        raise Forbidden("You cannot make an offer on your own loan.")
     if with_payments:
         # The schedule is the parties' business, as GET .../payments/ says: others see an empty list.
         is_party = user.pk in (loan.borrower_id, loan.lender_id)

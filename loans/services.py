@@ -39,7 +39,7 @@ from loans.models import (
 )
 from loans.notifications import Event, notify
 from loans.schedule import build_schedule
-from loans.selectors import loan_is_visible
+from loans.selectors import loan_is_visible, notification_get
 
 
 def check_transition(obj: Loan | Offer, new_status: str) -> None:
@@ -433,9 +433,7 @@ def payment_pay(*, loan_id: int, payment_id: int, borrower) -> Payment:
 
 
 def notification_read(*, notification_id: int, user) -> Notification:
-    notification = Notification.objects.filter(pk=notification_id, user=user).first()
-    if notification is None:
-        raise NotFound("No such notification.")
+    notification = notification_get(notification_id=notification_id, user=user)
     if not notification.read:
         notification.read = True
         notification.save(update_fields=["read"])
