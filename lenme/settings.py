@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "accounts",
     "loans",
+    "webhooks",
 ]
 
 MIDDLEWARE = [
@@ -149,6 +150,12 @@ LENME_SWEEP_SECONDS = env_int("LENME_SWEEP_SECONDS", 60)
 LENME_IDEMPOTENCY_TTL = env_int("LENME_IDEMPOTENCY_TTL", 86400)
 LENME_IDEMPOTENCY_LOCK_SECONDS = env_int("LENME_IDEMPOTENCY_LOCK_SECONDS", 60)
 LENME_DB_RETRIES = env_int("LENME_DB_RETRIES", 5)
+# Webhooks: plain http and non-public addresses only for development and tests.
+LENME_WEBHOOK_ALLOW_PRIVATE = env_bool("LENME_WEBHOOK_ALLOW_PRIVATE", False)
+LENME_WEBHOOK_TIMEOUT = env_int("LENME_WEBHOOK_TIMEOUT", 10)
+LENME_WEBHOOK_BACKOFF = env_int("LENME_WEBHOOK_BACKOFF", 30)
+LENME_WEBHOOK_MAX_ATTEMPTS = max(1, env_int("LENME_WEBHOOK_MAX_ATTEMPTS", 8))
+LENME_WEBHOOK_WORKERS = env_int("LENME_WEBHOOK_WORKERS", 4)
 
 # Empty disables throttling; read per request by lenme.throttling.
 THROTTLE_USER_RATE = env_str("THROTTLE_USER_RATE", "1000/min")

@@ -10,6 +10,7 @@ from lenme.api.errors import PROBLEM_CONTENT_TYPE, problem
 urlpatterns = [
     path("api/", include("accounts.urls")),
     path("api/", include("loans.urls")),
+    path("api/", include("webhooks.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("swagger/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui-alias"),

@@ -22,6 +22,8 @@ from lenme.locks import lock_loan, lock_offers, lock_payments
 from loans.models import JobRun, Loan, LoanStatus, NotificationKind, Offer, OfferStatus, Payment
 from loans.notifications import Event, notify
 from loans.services import loan_drop_lender, loan_reopen_if_no_pending, offers_release, payment_settle
+from webhooks.delivery import deliver_due as webhooks_deliver_due
+from webhooks.delivery import emails_send_due
 
 log = logging.getLogger(__name__)
 
@@ -215,7 +217,16 @@ def _remind(loan_id: int, payment_ids: list[int]) -> int:
 # The sweep ------------------------------------------------------------------------------------------
 
 JOB_RUN_RETENTION_DAYS = 7
-RULES = ("offers_expired", "fundings_lapsed", "autopaid", "overdue", "reminders", "idempotency_purged")
+RULES = (
+    "offers_expired",
+    "fundings_lapsed",
+    "autopaid",
+    "overdue",
+    "reminders",
+    "idempotency_purged",
+    "webhooks_attempted",
+    "emails_sent",
+)
 
 
 def sweep(*, today: datetime.date | None = None, now: datetime.datetime | None = None) -> JobRun:
@@ -232,6 +243,9 @@ def sweep(*, today: datetime.date | None = None, now: datetime.datetime | None =
         counts["reminders"] = reminders_send(today=today)
         counts["idempotency_purged"] = idempotency_purge()
         JobRun.objects.filter(started_at__lt=now - timedelta(days=JOB_RUN_RETENTION_DAYS)).delete()
+        # 7. what is due of the outboxes (webhook events, then emails), each at most once this sweep
+        counts["webhooks_attempted"] = webhooks_deliver_due()
+        counts["emails_sent"] = emails_send_due()
     except Exception as exc:
         run.error = f"{type(exc).__name__}: {exc}"
         log.exception("sweep failed after %s", counts)

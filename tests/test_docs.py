@@ -35,6 +35,12 @@ CONTRACT = {
     ("post", "/api/loans/{}/payments/{}/pay/"),
     ("get", "/api/notifications/"),
     ("post", "/api/notifications/{}/read/"),
+    ("get", "/api/webhooks/"),
+    ("post", "/api/webhooks/"),
+    ("delete", "/api/webhooks/{}/"),
+    ("post", "/api/webhooks/{}/test/"),
+    ("get", "/api/webhooks/{}/deliveries/"),
+    ("post", "/api/webhooks/{}/enable/"),
 }
 NO_AUTH = {("post", "/api/auth/register/"), ("post", "/api/auth/token/"), ("get", "/api/loans/quote/")}
 HTTP_METHODS = {"get", "put", "patch", "post", "delete", "head", "options", "trace"}
