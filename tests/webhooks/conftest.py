@@ -20,17 +20,28 @@ class Received:
 
 @dataclass
 class Receiver:
-    """Answers each POST with the next planned (status, delay, headers, body), then `default`."""
+    """Answers each POST with the next planned (status, delay, headers, body) for its path (any path
+    when planned without one), then its route's answer, then `default`."""
 
     url: str
     port: int
     requests: list[Received] = field(default_factory=list)
     plan: list[tuple] = field(default_factory=list)
+    plans: dict[str, list[tuple]] = field(default_factory=dict)
+    routes: dict[str, tuple] = field(default_factory=dict)
     default: tuple = (200, 0.0, {}, b"ok")
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def answer(self, *responses) -> None:
-        self.plan.extend(r if isinstance(r, tuple) else (r, 0.0, {}, b"") for r in responses)
+    def answer(self, *responses, path: str | None = None) -> None:
+        planned = [r if isinstance(r, tuple) else (r, 0.0, {}, b"") for r in responses]
+        (self.plan if path is None else self.plans.setdefault(path, [])).extend(planned)
+
+    def next_answer(self, path: str) -> tuple:
+        if self.plans.get(path):
+            return self.plans[path].pop(0)
+        if self.plan:
+            return self.plan.pop(0)
+        return self.routes.get(path, self.default)
 
     def wait_for(self, count: int, timeout: float = 10.0) -> list[Received]:
         deadline = time.monotonic() + timeout
@@ -48,7 +59,7 @@ def _handler(receiver: Receiver):
             body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
             with receiver.lock:
                 receiver.requests.append(Received(self.path, dict(self.headers), body, time.monotonic()))
-                status, delay, headers, payload = receiver.plan.pop(0) if receiver.plan else receiver.default
+                status, delay, headers, payload = receiver.next_answer(self.path)
             time.sleep(delay)
             try:
                 self.send_response(status)

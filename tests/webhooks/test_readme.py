@@ -26,7 +26,7 @@ def readme_verify():
     block = re.search(
         r"<!-- webhook-verify:start -->\s*```python\n(.*?)```\s*<!-- webhook-verify:end -->", readme, re.S
     ).group(1)
-    assert len(block.strip().splitlines()) <= 10, "the README promises a ten-line example"
+    assert len([line for line in block.splitlines() if line.strip()]) <= 10, "the README promises ten lines"
     namespace: dict = {}
     exec(compile(block, "README.md", "exec"), namespace)  # noqa: S102 - our own README
     return namespace["verify"]
