@@ -346,10 +346,14 @@ def _claim_emails(batch: int, seen: set[int]) -> list[tuple[int, str, int]]:
 
 def _send_email(email_pk: int, token: str, attempts: int) -> int:
     email = NotificationEmail.objects.select_related("notification__user").get(pk=email_pk)
-    notification = notification_user = None
     notification = email.notification
     notification_user = notification.user
     ok = True
+    if not notification_user.email:  # no address (any more): nothing to send
+        NotificationEmail.objects.filter(pk=email_pk, lease_token=token).update(
+            status=OutboxStatus.DROPPED, lease_until=None, lease_token=""
+        )
+        return 0
     if notification_user.email:
         try:
             send_mail(

@@ -45,7 +45,11 @@ class WebhookListCreateView(APIView):
     @extend_schema(
         tags=TAG,
         summary="Create a webhook endpoint (the secret is shown only in this answer)",
-        description=SIGNING + "\n\nAt most 10 endpoints per user (400 `max_endpoints` beyond). This POST ignores "
+        description=SIGNING + "\n\n`events` left out subscribes to every notification kind known when the endpoint is "
+        "created; `[]` and `ping` (sent only by the test action) are 400, a repeated kind is kept once. The "
+        "URL's host is resolved now and again at every delivery; a name that does not resolve is 400, and so "
+        "are URLs with credentials or a fragment. "
+        "At most 10 endpoints per user (400, field code `max_endpoints`, beyond). This POST ignores "
         "`Idempotency-Key`, so no replay can show the secret again. The secret is stored encrypted under a "
         "key derived from the server's SECRET_KEY, so neither a database read nor the admin reveals it.",
         request=WebhookEndpointCreateSerializer,
@@ -70,6 +74,8 @@ class WebhookDetailView(APIView):
     @extend_schema(
         tags=TAG,
         summary="Delete a webhook endpoint; nothing more is sent to it, not even queued events",
+        description="Its queued events and its delivery log are deleted with it. An attempt already in flight "
+        "when the endpoint is deleted completes, but is not retried or recorded.",
         responses={204: None, **errors(404)},
     )
     def delete(self, request: Request, endpoint_id: int) -> Response:
@@ -124,7 +130,10 @@ class WebhookDeliveryListView(APIView):
     @extend_schema(
         tags=TAG,
         summary="The endpoint's delivery attempts, newest first (one row per attempt)",
-        description="`error` says why an attempt failed (HTTP status, timeout, refused address, lost worker).",
+        description="`error` says why an attempt failed (HTTP status, timeout, refused address, lost worker). "
+        "`status_code` is null when no HTTP answer was received. An attempt whose worker died mid-delivery "
+        "is listed as failed (`No result: ...`) and counts towards LENME_WEBHOOK_MAX_ATTEMPTS; the event "
+        "is then sent again (at least once: a receiver de-duplicates on the event id).",
         responses={200: WebhookDeliverySerializer(many=True), **errors(404, 400)},
     )
     def get(self, request: Request, endpoint_id: int) -> Response:
