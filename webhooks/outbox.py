@@ -3,8 +3,11 @@ event or email exists exactly when the change it reports committed; workers send
 
 import json
 import logging
+import threading
+import time
 import uuid
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -74,11 +77,30 @@ def outbox_record(notifications: Iterable) -> None:
         transaction.on_commit(lambda: enqueue(endpoint_ids=endpoint_ids, emails=bool(emails)), robust=True)
 
 
+_publisher: ThreadPoolExecutor | None = None
+_publisher_lock = threading.Lock()
+_broker_down_until = 0.0
+BROKER_DOWN_SECONDS = 30.0
+
+
 def enqueue(*, endpoint_ids: Iterable[int] = (), emails: bool = False) -> None:
     """Hand the work to Celery when there is a broker; without one the sweep (rule 7) sends it.
-    Never sends anything in the caller's process, and never blocks on a broker that is down."""
-    if not settings.CELERY_BROKER_URL:
+
+    Never sends anything in the caller's process, and never makes a request wait on the broker: the
+    publish runs in a background thread, and after a failure publishing pauses for a while (the
+    outbox rows are committed, so the sweep sends them meanwhile)."""
+    global _publisher
+    if not settings.CELERY_BROKER_URL or time.monotonic() < _broker_down_until:
         return
+    endpoint_ids = list(endpoint_ids)
+    with _publisher_lock:
+        if _publisher is None:
+            _publisher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lenme-publish")
+        _publisher.submit(_publish, endpoint_ids, emails)
+
+
+def _publish(endpoint_ids: list[int], emails: bool) -> None:
+    global _broker_down_until
     from webhooks import tasks
 
     try:
@@ -87,4 +109,5 @@ def enqueue(*, endpoint_ids: Iterable[int] = (), emails: bool = False) -> None:
         if emails:
             tasks.send_emails.apply_async(retry=False)
     except Exception:  # the outbox rows are committed: the next sweep sends them
+        _broker_down_until = time.monotonic() + BROKER_DOWN_SECONDS
         log.warning("could not queue webhook/email delivery; the sweep will send it", exc_info=True)

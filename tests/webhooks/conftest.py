@@ -96,3 +96,24 @@ def create_endpoint(user, url: str, **extra) -> dict:
     response = client_for(user).post("/api/webhooks/", {"url": url, **extra}, format="json")
     assert response.status_code == 201, response.content
     return response.json()
+
+
+@pytest.fixture
+def use_broker(settings, monkeypatch):
+    """Make this process publish to `url`, as a web process with CELERY_BROKER_URL does; the Celery
+    app's cached broker connection pools are reset before and after, so tests cannot leak them."""
+    from lenme.celery import app
+
+    def reset_pools():
+        app._pool = None
+        app.amqp._producer_pool = None
+
+    def use(url: str) -> str:
+        settings.CELERY_BROKER_URL = url
+        monkeypatch.setitem(app.conf, "broker_url", url)
+        monkeypatch.setitem(app.conf, "task_always_eager", False)
+        reset_pools()
+        return url
+
+    yield use
+    reset_pools()

@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 from django.conf import settings as django_settings
 
-from lenme.celery import app
 from tests.conftest import REDIS_TEST_URL, client_for
 from tests.factories import UserFactory
 from tests.loans.test_celery_e2e import _database_url
@@ -24,12 +23,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-def broker(settings, monkeypatch):
-    """This process queues to the test Redis, as a web process with CELERY_BROKER_URL does."""
-    settings.CELERY_BROKER_URL = REDIS_TEST_URL
-    monkeypatch.setitem(app.conf, "broker_url", REDIS_TEST_URL)
-    monkeypatch.setitem(app.conf, "task_always_eager", False)
-    return REDIS_TEST_URL
+def broker(use_broker):
+    return use_broker(REDIS_TEST_URL)
 
 
 @pytest.mark.postgres

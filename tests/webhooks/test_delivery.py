@@ -260,3 +260,21 @@ def test_services_outside_the_api_notify_the_outbox_too(borrower, lender, receiv
     services.loan_accept(loan_id=loan.pk, borrower=borrower)
     jobs.sweep()
     assert [json.loads(r.body)["type"] for r in receiver.requests] == ["offer_accepted"]
+
+
+def test_a_broker_that_is_down_never_makes_a_request_wait(
+    borrower, receiver, settings, monkeypatch, use_broker, django_capture_on_commit_callbacks
+):
+    from webhooks import outbox
+
+    use_broker("redis://127.0.0.1:1/0")  # nothing listens there
+    monkeypatch.setattr(outbox, "_broker_down_until", 0.0)
+    endpoint = create_endpoint(borrower, receiver.url)
+    started = time.monotonic()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client_for(borrower).post(f"/api/webhooks/{endpoint['id']}/test/")
+    assert response.status_code == 202 and time.monotonic() - started < 1.0
+    outbox._publisher.submit(lambda: None).result(timeout=30)  # the failed publish has run by now
+    assert outbox._broker_down_until > time.monotonic()  # publishing pauses; the sweep sends meanwhile
+    settings.CELERY_BROKER_URL = ""
+    assert delivery.deliver_due() == 1 and len(receiver.requests) == 1
