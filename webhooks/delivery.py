@@ -8,10 +8,12 @@ A worker that dies mid-delivery leaves the lease to expire: the event is claimed
 Lock order, everywhere: endpoint, then its events.
 """
 
+import contextlib
 import http.client
 import logging
 import socket
 import ssl
+import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -93,14 +95,29 @@ def send(*, url: str, secret: str, event_id: str, body: str) -> Result:
     }
     cls = _PinnedHTTPSConnection if target.scheme == "https" else _PinnedHTTPConnection
     conn = cls(target.host, target.port, address=address, timeout=timeout)
+    # The socket timeout bounds each read; this bounds the whole attempt, so an endpoint that drips its
+    # answer cannot outlive the lease (which would let a second worker send the event alongside).
+    cut = threading.Event()
+
+    def cut_off() -> None:
+        cut.set()
+        if conn.sock is not None:
+            with contextlib.suppress(OSError):
+                conn.sock.shutdown(socket.SHUT_RDWR)
+
+    watchdog = threading.Timer(timeout, cut_off)
+    watchdog.daemon = True
+    watchdog.start()
     try:
         conn.request("POST", target.path, body=raw, headers=headers)
         response = conn.getresponse()
         response.read(MAX_RESPONSE_BYTES)  # http.client never follows redirects: a 3xx is a failure
         status = response.status
     except (OSError, http.client.HTTPException, ValueError) as exc:
-        return Result(ok=False, error=_describe(exc)[:500], duration_ms=_ms(started))
+        error = f"No answer within {timeout} s." if cut.is_set() else _describe(exc)
+        return Result(ok=False, error=error[:500], duration_ms=_ms(started))
     finally:
+        watchdog.cancel()
         conn.close()
     elapsed = _ms(started)
     if elapsed > timeout * 1000:

@@ -278,3 +278,35 @@ def test_a_broker_that_is_down_never_makes_a_request_wait(
     assert outbox._broker_down_until > time.monotonic()  # publishing pauses; the sweep sends meanwhile
     settings.CELERY_BROKER_URL = ""
     assert delivery.deliver_due() == 1 and len(receiver.requests) == 1
+
+
+def test_an_endpoint_that_drips_its_answer_is_cut_off_at_the_timeout(borrower, settings):
+    """Each byte arrives within the socket timeout, but the whole answer would take 4 s."""
+    import socket as socketlib
+    import threading
+
+    settings.LENME_WEBHOOK_ALLOW_PRIVATE = True
+    settings.LENME_WEBHOOK_TIMEOUT = 1
+    listener = socketlib.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+
+    def drip():
+        conn, _ = listener.accept()
+        with conn:
+            conn.recv(65536)
+            try:
+                for byte in b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok":
+                    conn.sendall(bytes([byte]))
+                    time.sleep(0.1)
+            except OSError:
+                pass
+
+    threading.Thread(target=drip, daemon=True).start()
+    endpoint = create_endpoint(borrower, f"http://127.0.0.1:{port}/drip")
+    client_for(borrower).post(f"/api/webhooks/{endpoint['id']}/test/")
+    started = time.monotonic()
+    delivery.deliver_due()
+    assert time.monotonic() - started < 2.0
+    attempt = WebhookDelivery.objects.get()
+    assert not attempt.ok and "within 1 s" in attempt.error
+    listener.close()
