@@ -1,6 +1,7 @@
 """Webhook delivery under real concurrency on PostgreSQL: competing workers never send an event twice
 or out of order, a slow endpoint does not hold up another user's, and the endpoint limit holds."""
 
+import json
 import threading
 import time
 
@@ -77,3 +78,38 @@ def test_concurrent_creates_stop_at_ten_endpoints(monkeypatch, settings):
     refused = [r for r in results if not isinstance(r, services.CreatedEndpoint)]
     assert len(created) == 10 and WebhookEndpoint.objects.filter(user=user).count() == 10
     assert all(getattr(r, "status_code", None) == 400 for r in refused), refused
+
+
+def test_events_enter_an_endpoints_outbox_in_commit_order(receiver):
+    """A later transaction's event for the same endpoint waits for the earlier one to commit, so an
+    event can never become visible behind one that was already sent."""
+    from django.db import transaction
+
+    from loans.models import NotificationKind
+    from loans.notifications import Event, notify
+
+    user = UserFactory(username="ordered")
+    create_endpoint(user, receiver.url)
+    first_inserted = threading.Event()
+    marks: dict[str, float] = {}
+
+    def first(_):
+        with transaction.atomic():
+            notify(Event(user.pk, NotificationKind.OFFER_RECEIVED, "first"))
+            first_inserted.set()
+            time.sleep(0.5)
+        marks["first_committed"] = time.monotonic()
+
+    def second(_):
+        first_inserted.wait(10)
+        with transaction.atomic():
+            notify(Event(user.pk, NotificationKind.OFFER_RECEIVED, "second"))
+            marks["second_inserted"] = time.monotonic()
+
+    results = run_together(2, lambda i: (first, second)[i](i))
+    assert results == [None, None], results
+    assert marks["second_inserted"] >= marks["first_committed"]
+    messages = [
+        json.loads(b)["data"]["notification"]["message"] for b in WebhookEvent.objects.values_list("body", flat=True)
+    ]
+    assert messages == ["first", "second"]
