@@ -41,6 +41,22 @@ ALLOWED_HOSTS = [
 ]
 CSRF_TRUSTED_ORIGINS = [o.strip() for o in env_str("CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()]
 
+# HTTPS: on by default in production (DEBUG off), off in development so `make run` on http works.
+# Behind a TLS-terminating proxy, say which header it sets: SECURE_PROXY_SSL_HEADER=X-Forwarded-Proto,https
+# (never trusted by default: a client could send it itself).
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", not DEBUG)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", not DEBUG)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31536000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", not DEBUG)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", not DEBUG)
+SECURE_PROXY_SSL_HEADER = None
+if env_str("SECURE_PROXY_SSL_HEADER", ""):
+    _header, _, _value = env_str("SECURE_PROXY_SSL_HEADER", "").partition(",")
+    if not _header.strip() or not _value.strip():
+        raise ImproperlyConfigured("SECURE_PROXY_SSL_HEADER must be 'Header-Name,value', e.g. X-Forwarded-Proto,https.")
+    SECURE_PROXY_SSL_HEADER = ("HTTP_" + _header.strip().upper().replace("-", "_"), _value.strip())
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
