@@ -3,6 +3,7 @@ rest_framework.authtoken was installed) become digests of the same keys, so no c
 and the clear keys are deleted."""
 
 import datetime
+import hashlib
 
 import django.db.models.deletion
 from django.conf import settings
@@ -12,11 +13,10 @@ LEGACY_TABLE = "authtoken_token"
 
 
 def legacy_tokens_to_digests(apps, schema_editor) -> int:
-    """Copy every legacy key as its digest, then delete the clear keys; returns how many moved."""
+    """Copy every legacy key as its digest (as accounts.tokens.key_digest, frozen here), then delete the
+    clear keys; returns how many moved."""
     from django.utils import timezone
     from django.utils.dateparse import parse_datetime
-
-    from accounts.tokens import key_digest
 
     connection = schema_editor.connection
     if LEGACY_TABLE not in connection.introspection.table_names():
@@ -25,7 +25,7 @@ def legacy_tokens_to_digests(apps, schema_editor) -> int:
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT key, user_id, created FROM {LEGACY_TABLE}")  # noqa: S608 - a constant
         rows = cursor.fetchall()
-    tokens = [AuthToken(digest=key_digest(key), user_id=user_id) for key, user_id, _created in rows]
+    tokens = [AuthToken(digest=hashlib.sha256(key.encode("ascii")).hexdigest(), user_id=user_id) for key, user_id, _created in rows]
     AuthToken.objects.bulk_create(tokens)
     for token, (_key, _user_id, created) in zip(tokens, rows, strict=True):
         if isinstance(created, str):  # SQLite answers text
