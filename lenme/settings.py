@@ -191,7 +191,7 @@ SPECTACULAR_SETTINGS = {
         "- Loan detail shows `payments` to the borrower and the lender only; others see `[]`, as "
         "`/payments/` answers them 403.\n"
         "- Paying an installment of a COMPLETED loan is 409 `already_paid`.\n"
-        "- A bad `?page=` or `?page_size=` is 400; a `page_size` above 200 is served as 200.\n"
+        "- A bad `?page=` or `?page_size=` is 400; a `page_size` above 200 is 400 too (the schema's maximum).\n"
         "- A bad `Idempotency-Key` is 400, after any 404 or 403 the action would answer; a 409 `conflict` "
         "(a lost race, safe to retry) is not stored, like 400s and 5xx.\n"
         "- Usernames are unique regardless of case.\n"
