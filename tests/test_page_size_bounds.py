@@ -48,4 +48,6 @@ def test_every_paginated_endpoint_in_the_schema_declares_maximum_200(api, db):
         "/api/transactions/",
         "/api/notifications/",
         "/api/loans/{loan_id}/offers/",
+        "/api/webhooks/",  # v2 webhooks
+        "/api/webhooks/{endpoint_id}/deliveries/",
     }
