@@ -35,8 +35,16 @@ CONTRACT = {
     ("post", "/api/loans/{}/payments/{}/pay/"),
     ("get", "/api/notifications/"),
     ("post", "/api/notifications/{}/read/"),
+    ("get", "/healthz"),
+    ("get", "/readyz"),
 }
-NO_AUTH = {("post", "/api/auth/register/"), ("post", "/api/auth/token/"), ("get", "/api/loans/quote/")}
+NO_AUTH = {
+    ("post", "/api/auth/register/"),
+    ("post", "/api/auth/token/"),
+    ("get", "/api/loans/quote/"),
+    ("get", "/healthz"),
+    ("get", "/readyz"),
+}
 HTTP_METHODS = {"get", "put", "patch", "post", "delete", "head", "options", "trace"}
 DOC_PAGES = ["/api/docs/", "/swagger/", "/api/redoc/"]
 
