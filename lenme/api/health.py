@@ -1,7 +1,5 @@
 """Liveness and readiness probes for load balancers and orchestrators (API.md "Operations (v2)")."""
 
-import logging
-
 from django.db import DatabaseError, connection
 from django.db.migrations.executor import MigrationExecutor
 from drf_spectacular.utils import extend_schema, inline_serializer
@@ -13,8 +11,6 @@ from rest_framework.views import APIView
 
 from lenme.api.errors import problem, problem_response
 from lenme.api.schema import problem as problem_doc
-
-log = logging.getLogger(__name__)
 
 _Status = inline_serializer(name="HealthStatus", fields={"status": serializers.CharField(help_text="`ok`.")})
 
@@ -56,8 +52,7 @@ class ReadyzView(_ProbeView):
             with connection.cursor() as cursor:
                 cursor.execute("SELECT 1")
             pending = unapplied_migrations()
-        except DatabaseError as exc:
-            log.warning("readyz: database unavailable: %s", exc.__class__.__name__)
+        except DatabaseError:  # Django logs the 503 (django.request); the driver's message may hold secrets
             return _not_ready("The database does not answer.")
         if pending:
             return _not_ready(f"{len(pending)} migration(s) not applied.")
