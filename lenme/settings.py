@@ -90,10 +90,13 @@ TEMPLATES = [
 
 # SQLite file by default; DATABASE_URL switches to PostgreSQL. No ATOMIC_REQUESTS: services own
 # their transactions so row locks live only as long as a money step.
+# Connections persist (CONN_MAX_AGE seconds, 0 closes one per request), checked before each request
+# reuses one so a database restart costs one reconnect, never an error.
 DATABASES = {
     "default": dj_database_url.parse(
         env_str("DATABASE_URL", "") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
-        conn_max_age=env_int("CONN_MAX_AGE", 0),
+        conn_max_age=env_int("CONN_MAX_AGE", 60),
+        conn_health_checks=env_bool("CONN_HEALTH_CHECKS", True),
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
