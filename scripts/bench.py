@@ -17,7 +17,8 @@ Needs `wrk` and `pgbench` (Debian: `apt-get install -y wrk postgresql-client`); 
 and we run as root, the script installs them with apt-get, otherwise it says what to install.
 Variables: BENCH_PG (server URL, default postgres://postgres@127.0.0.1:5432), BENCH_DB, BENCH_PORT
 (8765), BENCH_SECONDS (15 per scenario), BENCH_CONNECTIONS (16), BENCH_LOANS (loans of 360
-installments per connection and pay scenario, 2), BENCH_WORKER_CLASS (empty: gunicorn.conf.py's).
+installments per connection and pay scenario, 2), BENCH_WORKER_CLASS and BENCH_THREADS (empty:
+gunicorn.conf.py's), to compare gunicorn settings.
 """
 
 import json
@@ -133,6 +134,8 @@ def service_env() -> dict[str, str]:
     }
     if os.environ.get("BENCH_WORKER_CLASS"):
         env["GUNICORN_WORKER_CLASS"] = os.environ["BENCH_WORKER_CLASS"]
+    if os.environ.get("BENCH_THREADS"):
+        env["GUNICORN_THREADS"] = os.environ["BENCH_THREADS"]
     return env
 
 
