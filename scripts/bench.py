@@ -5,7 +5,7 @@ One bounded run (about 3 minutes) that stops by itself:
 1. creates a fresh database (BENCH_DB, default lenme_bench) and migrates it;
 2. starts the service with the README's production command (`gunicorn` from the repo root, so
    gunicorn.conf.py applies) and only DATABASE_URL, SECRET_KEY, DEBUG=0, DJANGO_ALLOWED_HOSTS set,
-   plus throttling off (THROTTLE_*_RATE empty);
+   plus throttling off (THROTTLE_*_RATE empty) and SECURE_PROXY_SSL_HEADER (the bench plays the TLS proxy);
 3. prepares, through the API, one borrower and one lender per connection and funded 360-month loans;
 4. runs wrk (16 connections, one per wrk thread so each walks its own installments in order, every
    request a valid 200) against deposit, pay, and pay with a fresh Idempotency-Key per request;
@@ -69,7 +69,8 @@ function request()
     return wrk.format("GET", "/healthz")
   end
   local path = plan.paths[((i - 1) %% #plan.paths) + 1]
-  local headers = {["Authorization"] = "Token " .. plan.token, ["Content-Type"] = "application/json"}
+  local headers = {["Authorization"] = "Token " .. plan.token, ["Content-Type"] = "application/json",
+                   ["X-Forwarded-Proto"] = "https"}
   if with_key then
     headers["Idempotency-Key"] = "bench-" .. run .. "-" .. tid .. "-" .. i
   end
@@ -131,6 +132,9 @@ def service_env() -> dict[str, str]:
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost,testserver",
         "THROTTLE_USER_RATE": "",
         "THROTTLE_ANON_RATE": "",
+        "THROTTLE_LOGIN_RATE": "",
+        # TLS ends at the proxy in production; the bench plays that proxy (X-Forwarded-Proto: https).
+        "SECURE_PROXY_SSL_HEADER": "X-Forwarded-Proto,https",
     }
     if os.environ.get("BENCH_WORKER_CLASS"):
         env["GUNICORN_WORKER_CLASS"] = os.environ["BENCH_WORKER_CLASS"]
@@ -143,6 +147,7 @@ def call(method: str, path: str, body: dict | None = None, token: str | None = N
     data = json.dumps(body).encode() if body is not None else None
     request = urllib.request.Request(BASE + path, data=data, method=method)  # noqa: S310 - our own server
     request.add_header("Content-Type", "application/json")
+    request.add_header("X-Forwarded-Proto", "https")
     if token:
         request.add_header("Authorization", f"Token {token}")
     try:
@@ -249,7 +254,7 @@ from django.test.utils import CaptureQueriesContext
 
 def post(client, path, body=None, token=None, **headers):
     response = client.post(path, json.dumps(body) if body is not None else "", content_type="application/json",
-                           HTTP_AUTHORIZATION=f"Token {token}", **headers)
+                           HTTP_AUTHORIZATION=f"Token {token}", HTTP_X_FORWARDED_PROTO="https", **headers)
     assert response.status_code in (200, 201), (path, response.status_code, response.content)
     return response.json()
 
@@ -257,7 +262,7 @@ client = Client()
 tokens = []
 for who in ("qb", "ql"):
     r = client.post("/api/auth/register/", json.dumps({"username": who + RUN, "password": "Bench-pw-" + RUN}),
-                    content_type="application/json")
+                    content_type="application/json", HTTP_X_FORWARDED_PROTO="https")
     tokens.append(r.json()["token"])
 borrower, lender = tokens
 post(client, "/api/accounts/deposit/", {"amount": "5000.00"}, lender)

@@ -82,3 +82,13 @@ def test_unapplied_migrations_lists_what_the_database_lacks(monkeypatch):
     MigrationRecorder.Migration.objects.filter(app="loans", name="0001_initial").delete()
 
     assert health.unapplied_migrations() == ["loans.0001_initial"]
+
+
+@pytest.mark.django_db
+def test_probes_are_not_redirected_to_https_in_production(client, settings):
+    """The orchestrator probes the process over plain http; the API itself is still redirected."""
+    settings.SECURE_SSL_REDIRECT = True
+
+    assert client.get("/healthz").status_code == 200
+    assert client.get("/readyz").status_code == 200
+    assert client.get("/api/loans/quote/").status_code == 301
