@@ -19,8 +19,9 @@ def _int(name: str, default: int) -> int:
 wsgi_app = "lenme.wsgi:application"
 bind = os.environ.get("GUNICORN_BIND", "").strip() or "0.0.0.0:8000"
 workers = _int("GUNICORN_WORKERS", 4)
-# gthread keeps client connections alive between requests (sync closes each one), measured faster
-# with `make bench`; each thread holds its own persistent database connection (CONN_MAX_AGE).
+# gthread keeps client connections alive between requests (sync closes each one) and lets a worker
+# run Python while another thread waits on the database; each thread holds its own persistent
+# database connection (CONN_MAX_AGE). Compare with BENCH_WORKER_CLASS=sync make bench.
 worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "").strip() or "gthread"
 threads = _int("GUNICORN_THREADS", 2)
 timeout = _int("GUNICORN_TIMEOUT", 30)  # a worker silent this long is killed and restarted
