@@ -228,12 +228,117 @@ def check_repayments() -> CheckResult:
     return result
 
 
+# Ties of a funded loan to its ledger rows and its schedule. Each is a small function over one loan's
+# figures, so they can be applied per note once a loan has several (the note is then the unit).
+
+
+def funding_ties(
+    *, amount: Decimal, fee: Decimal, borrower_id: int, lender_id: int, platform_id: int | None, rows: list[tuple]
+) -> list[str]:
+    """Problems with one funded loan's funding and fee rows ((kind, amount, from, to) each): exactly one
+    funding row of `amount` lender -> borrower, and one fee row of `fee` lender -> platform (none at 0)."""
+    problems = []
+    funding = [r for r in rows if r[0] == TransactionKind.FUNDING]
+    fees = [r for r in rows if r[0] == TransactionKind.FEE]
+    if len(funding) != 1:
+        problems.append(f"{len(funding)} funding rows, expected 1")
+    for _, moved, from_id, to_id in funding:
+        if _money(moved) != _money(amount):
+            problems.append(f"funding row of {_money(moved)}, the loan's amount is {_money(amount)}")
+        if (from_id, to_id) != (lender_id, borrower_id):
+            problems.append(f"funding row from user {from_id} to {to_id}, not lender -> borrower")
+    expected_fees = 1 if _money(fee) > 0 else 0
+    if len(fees) != expected_fees:
+        problems.append(f"{len(fees)} fee rows, expected {expected_fees}")
+    for _, moved, from_id, to_id in fees:
+        if _money(moved) != _money(fee):
+            problems.append(f"fee row of {_money(moved)}, the loan's lenme_fee is {_money(fee)}")
+        if (from_id, to_id) != (lender_id, platform_id):
+            problems.append(f"fee row from user {from_id} to {to_id}, not lender -> platform")
+    return problems
+
+
+def schedule_ties(*, amount: Decimal, rows: list[tuple]) -> list[str]:
+    """Problems with one funded loan's installments ((number, amount, principal, interest) each): every
+    row's amount = principal + interest, and the principals sum to the loan's amount."""
+    problems = []
+    for number, row_amount, principal, interest in sorted(rows):
+        if _money(row_amount) != _money(principal) + _money(interest):
+            problems.append(
+                f"installment {number} amount {_money(row_amount)} is not principal {_money(principal)} "
+                f"+ interest {_money(interest)}"
+            )
+    principal_total = sum((_money(r[2]) for r in rows), ZERO)
+    if principal_total != _money(amount):
+        problems.append(f"installment principals sum to {principal_total}, the loan's amount is {_money(amount)}")
+    return problems
+
+
+def _funded_loans() -> dict[int, tuple]:
+    return {
+        pk: rest
+        for pk, *rest in Loan.objects.filter(status__in=FUNDED_STATUSES).values_list(
+            "pk", "amount", "lenme_fee", "borrower_id", "lender_id"
+        )
+    }
+
+
+def check_funding() -> CheckResult:
+    """(f) Each funded loan's funding and fee rows match its amount, fee and parties; no other loan has any."""
+    result = CheckResult("funding", "funding and fee rows = loan amount and fee", 0)
+    loans = _funded_loans()
+    platform_id = (
+        Profile.objects.filter(user__username=settings.LENME_PLATFORM_USERNAME)
+        .values_list("user_id", flat=True)
+        .first()
+    )
+    rows: dict[int | None, list[tuple]] = defaultdict(list)
+    for loan_id, *row in Transaction.objects.filter(
+        kind__in=[TransactionKind.FUNDING, TransactionKind.FEE]
+    ).values_list("loan_id", "kind", "amount", "from_user_id", "to_user_id"):
+        rows[loan_id].append(tuple(row))
+    for loan_id in sorted(set(rows) - set(loans), key=lambda k: (k is None, k or 0)):
+        result.violations.append(
+            Violation(result.name, f"loan {loan_id}", "funding or fee rows on a loan that is not FUNDED or COMPLETED")
+        )
+    for loan_id, (amount, fee, borrower_id, lender_id) in sorted(loans.items()):
+        result.checked += 1
+        for problem in funding_ties(
+            amount=amount,
+            fee=fee,
+            borrower_id=borrower_id,
+            lender_id=lender_id,
+            platform_id=platform_id,
+            rows=rows.get(loan_id, []),
+        ):
+            result.violations.append(Violation(result.name, f"loan {loan_id}", problem))
+    return result
+
+
+def check_schedule() -> CheckResult:
+    """(g) Each funded loan's installments: amount = principal + interest, principals sum to its amount."""
+    result = CheckResult("schedule", "installment principals = loan amount", 0)
+    loans = _funded_loans()
+    rows: dict[int, list[tuple]] = defaultdict(list)
+    for loan_id, *row in Payment.objects.filter(loan_id__in=loans.keys()).values_list(
+        "loan_id", "number", "amount", "principal", "interest"
+    ):
+        rows[loan_id].append(tuple(row))
+    for loan_id, (amount, *_) in sorted(loans.items()):
+        result.checked += 1
+        for problem in schedule_ties(amount=amount, rows=rows.get(loan_id, [])):
+            result.violations.append(Violation(result.name, f"loan {loan_id}", problem))
+    return result
+
+
 CHECKS: tuple[tuple[str, Callable[[], CheckResult]], ...] = (
     ("a", check_balances),
     ("b", check_reservations),
     ("c", check_platform),
     ("d", check_conservation),
     ("e", check_repayments),
+    ("f", check_funding),
+    ("g", check_schedule),
 )
 
 

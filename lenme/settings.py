@@ -75,6 +75,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "lenme.access_log.AccessLogMiddleware",  # first: it times and logs every request, errors included
+    "lenme.api.middleware.RejectUndecodableCharsetMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -223,7 +224,7 @@ SPECTACULAR_SETTINGS = {
         "- Loan detail shows `payments` to the borrower and the lender only; others see `[]`, as "
         "`/payments/` answers them 403.\n"
         "- Paying an installment of a COMPLETED loan is 409 `already_paid`.\n"
-        "- A bad `?page=` or `?page_size=` is 400; a `page_size` above 200 is served as 200.\n"
+        "- A bad `?page=` or `?page_size=` is 400; a `page_size` above 200 is 400 too (the schema's maximum).\n"
         "- A bad `Idempotency-Key` is 400, after any 404 or 403 the action would answer; a 409 `conflict` "
         "(a lost race, safe to retry) is not stored, like 400s and 5xx.\n"
         "- Usernames are unique regardless of case.\n"
@@ -231,6 +232,9 @@ SPECTACULAR_SETTINGS = {
         "answered again); earlier tokens keep working until logout or a password change.\n"
         "- A `password` change counts as a sign-in attempt for the login rate limit (per username and "
         "client address), so a stolen token cannot be used to guess the old password quickly.\n"
+        "- A `Content-Type` charset that is no text encoding (base64, rot13, hex, zlib, unknown) is 400 "
+        "`parse_error` on any request; a database statement cancelled by `statement_timeout` is 409 "
+        "`conflict` (safe to retry). The schema and docs pages answer OPTIONS 200 and other methods 405.\n"
         "- The schedule follows the contract's formula exactly; at extreme rates and terms (e.g. 100.00% over "
         "360 months) early rows repay interest only (`principal` 0.00), though every row's `amount` is "
         "positive and the last row closes the principal."

@@ -164,5 +164,5 @@ def postprocess(result: dict, generator, request, public) -> dict:
             for parameter in operation.get("parameters", []):
                 if parameter.get("name") == "page_size" and parameter.get("in") == "query":
                     parameter["schema"] = {"type": "integer", "minimum": 1, "default": 50, "maximum": 200}
-                    parameter["description"] = "Results per page: default 50; above 200 is served as 200."
+                    parameter["description"] = "Results per page: default 50; above 200 is 400 `validation_error`."
     return result
