@@ -2,6 +2,7 @@
 term is written by one INSERT."""
 
 import pytest
+from django.db import connection
 
 from tests.accounts.api_helpers import (
     accept,
@@ -84,3 +85,46 @@ def test_list_endpoints_do_not_query_per_row(borrower_api, lender_api, django_as
             assert borrower_api.get(url).status_code == 200
     with django_assert_max_num_queries(5):
         assert lender_api.get("/api/loans/available/").status_code == 200
+
+
+def statements(queries) -> list[str]:
+    """What went to the database, without the test's own SAVEPOINT / RELEASE around nested blocks."""
+    return [q["sql"] for q in queries if "SAVEPOINT" not in q["sql"].upper()]
+
+
+def test_deposit_is_the_token_lookup_and_one_statement_on_postgresql(borrower_api, django_assert_max_num_queries):
+    """PostgreSQL: the balance UPDATE ... RETURNING and its ledger INSERT are one statement, autocommitted."""
+    with django_assert_max_num_queries(2 if connection.vendor == "postgresql" else 6) as captured:
+        response = post(borrower_api, "/api/accounts/deposit/", {"amount": "10.00"})
+    assert response.status_code == 200 and response.json()["balance"] == "10.00"
+    if connection.vendor == "postgresql":
+        assert len(statements(captured.captured_queries)) == 2
+
+
+def test_deposit_with_idempotency_key_query_count(borrower_api, django_assert_max_num_queries):
+    """The claim is one INSERT ... ON CONFLICT; then lock the record, credit, store the response."""
+    with django_assert_max_num_queries(7 if connection.vendor == "postgresql" else 11) as captured:
+        response = post(borrower_api, "/api/accounts/deposit/", {"amount": "10.00"}, HTTP_IDEMPOTENCY_KEY="q-1")
+    assert response.status_code == 200
+    if connection.vendor == "postgresql":
+        assert len(statements(captured.captured_queries)) == 5
+
+
+def test_replayed_deposit_query_count(borrower_api, django_assert_max_num_queries):
+    post(borrower_api, "/api/accounts/deposit/", {"amount": "10.00"}, HTTP_IDEMPOTENCY_KEY="q-2")
+
+    with django_assert_max_num_queries(3):
+        response = post(borrower_api, "/api/accounts/deposit/", {"amount": "10.00"}, HTTP_IDEMPOTENCY_KEY="q-2")
+    assert response["Idempotent-Replayed"] == "true"
+
+
+def test_pay_with_idempotency_key_query_count(borrower_api, lender_api, django_assert_max_num_queries):
+    loan = funded_loan(borrower_api, lender_api)
+
+    with django_assert_max_num_queries(16):
+        response = post(
+            borrower_api,
+            f"/api/loans/{loan['id']}/payments/{loan['payments'][0]['id']}/pay/",
+            HTTP_IDEMPOTENCY_KEY="pay-1",
+        )
+    assert response.status_code == 200
