@@ -41,7 +41,7 @@ class Profile(models.Model):
         return self.available_balance() >= amount
 
     def reserve_funds(self, amount: Decimal) -> None:
-        from lenme.api.errors import InsufficientFunds
+        from lenme.errors import InsufficientFunds
 
         if amount <= 0:
             raise ValueError("reserve a positive amount")
@@ -56,7 +56,7 @@ class Profile(models.Model):
 
     def transfer_funds(self, amount: Decimal, to_profile: "Profile", *, from_reserved: bool = False) -> None:
         """Move amount to to_profile, out of this profile's available balance or out of its hold."""
-        from lenme.api.errors import InsufficientFunds
+        from lenme.errors import InsufficientFunds
 
         if amount <= 0:
             raise ValueError("transfer a positive amount")

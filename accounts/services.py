@@ -12,8 +12,8 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
 from accounts.models import Profile, Transaction, TransactionKind
-from lenme.api.errors import InsufficientFunds, InvalidState, ValidationFailed
 from lenme.db import atomic_retry
+from lenme.errors import InsufficientFunds, InvalidState, ValidationFailed
 from lenme.locks import lock_profiles
 from lenme.money import MAX_BALANCE
 

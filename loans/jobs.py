@@ -15,9 +15,9 @@ from datetime import timedelta
 from django.conf import settings
 from django.utils import timezone
 
-from lenme.api.errors import InsufficientFunds
 from lenme.api.idempotency import idempotency_purge
 from lenme.db import atomic_retry
+from lenme.errors import InsufficientFunds
 from lenme.locks import lock_loan, lock_offers, lock_payments
 from loans.models import JobRun, Loan, LoanStatus, NotificationKind, Offer, OfferStatus, Payment
 from loans.notifications import Event, notify

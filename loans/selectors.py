@@ -5,7 +5,8 @@ from decimal import Decimal
 from django.conf import settings
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
-from lenme.api.errors import Forbidden, NotFound
+from lenme.errors import Forbidden, NotFound
+from loans import policies
 from loans.models import LIVE_LOAN_STATUSES, Loan, Notification, Offer, OfferStatus, Payment
 from loans.schedule import build_schedule
 
@@ -34,8 +35,7 @@ def loan_get(*, loan_id: int, user, with_payments: bool = False) -> Loan:
         raise NotFound("No such loan.")
     if with_payments:
         # The schedule is the parties' business, as GET .../payments/ says: others see an empty list.
-        is_party = user.pk in (loan.borrower_id, loan.lender_id)
-        loan.schedule = list(loan.payments.order_by("number")) if is_party else []
+        loan.schedule = list(loan.payments.order_by("number")) if policies.may_see_schedule(loan, user) else []
     return loan
 
 
@@ -93,7 +93,7 @@ def offer_list(*, loan: Loan, user) -> QuerySet[Offer]:
 
 
 def payment_list(*, loan: Loan, user) -> QuerySet[Payment]:
-    if user.pk not in (loan.borrower_id, loan.lender_id):
+    if not policies.may_see_schedule(loan, user):
         raise Forbidden("Only the borrower and the lender see the schedule.")
     return loan.payments.order_by("number")
 
@@ -115,13 +115,7 @@ def loan_action_check(
             raise NotFound("No such offer on this loan.")
     if payment_id is not None and not Payment.objects.filter(loan=loan, pk=payment_id).exists():
         raise NotFound("No such payment on this loan.")
-    allowed = {
-        "borrower": loan.borrower_id == user.pk,
-        "lender": loan.lender_id is not None and loan.lender_id == user.pk,
-        "not_borrower": loan.borrower_id != user.pk,
-        "offer_lender": offer is not None and offer.lender_id == user.pk,
-    }[role]
-    if not allowed:
+    if not policies.role_allows(role, loan=loan, user=user, offer_lender_id=offer.lender_id if offer else None):
         raise Forbidden("Your role on this loan does not allow this.")
 
 
