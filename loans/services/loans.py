@@ -4,6 +4,7 @@ from decimal import Decimal
 
 from django.conf import settings
 
+from lenme.db import atomic_retry
 from lenme.errors import (
     InvalidState,
     ValidationFailed,
@@ -29,6 +30,7 @@ from loans.services.common import (
 )
 
 
+@atomic_retry
 def loan_create(
     *, borrower, amount: Decimal, term_months: int, interest_rate: Decimal | None = None, draft: bool = False
 ) -> Loan:
@@ -47,6 +49,7 @@ def loan_create(
     )
 
 
+@atomic_retry
 def loan_publish(*, loan_id: int, borrower) -> Loan:
     loan = _locked_visible_loan(loan_id, borrower)
     _require_borrower(loan, borrower)
@@ -57,6 +60,7 @@ def loan_publish(*, loan_id: int, borrower) -> Loan:
     return loan
 
 
+@atomic_retry
 def loan_cancel(*, loan_id: int, borrower) -> Loan:
     loan = _locked_visible_loan(loan_id, borrower)
     _require_borrower(loan, borrower)
@@ -78,6 +82,7 @@ def loan_cancel(*, loan_id: int, borrower) -> Loan:
     return loan
 
 
+@atomic_retry
 def loan_autopay_set(*, loan_id: int, borrower, enabled: bool) -> Loan:
     loan = _locked_visible_loan(loan_id, borrower)
     _require_borrower(loan, borrower)

@@ -5,6 +5,7 @@ from django.utils import timezone
 
 from accounts.models import TransactionKind
 from accounts.services import ledger_transfer, platform_user, profiles_save
+from lenme.db import atomic_retry
 from lenme.errors import (
     Forbidden,
     InvalidState,
@@ -29,6 +30,7 @@ from loans.services.common import (
 )
 
 
+@atomic_retry
 def loan_fund(*, loan_id: int, lender) -> Loan:
     loan = _locked_visible_loan(loan_id, lender)
     if not policies.is_lender(loan, lender):

@@ -6,6 +6,7 @@ from django.db import IntegrityError
 from django.utils import timezone
 
 from accounts.services import profiles_save
+from lenme.db import atomic_retry
 from lenme.errors import (
     DuplicateOffer,
     Forbidden,
@@ -35,6 +36,7 @@ from loans.services.common import (
 )
 
 
+@atomic_retry
 def offer_submit(*, loan_id: int, lender, interest_rate: Decimal) -> Offer:
     loan = _locked_visible_loan(loan_id, lender)
     if policies.is_borrower(loan, lender):
@@ -80,6 +82,7 @@ def _locked_offer(loan: Loan, offer_id: int) -> Offer:
     return offers[0]
 
 
+@atomic_retry
 def offer_withdraw(*, loan_id: int, offer_id: int, lender) -> Offer:
     loan = _locked_visible_loan(loan_id, lender)
     offer = _locked_offer(loan, offer_id)
@@ -92,6 +95,7 @@ def offer_withdraw(*, loan_id: int, offer_id: int, lender) -> Offer:
     return offer
 
 
+@atomic_retry
 def offer_reject(*, loan_id: int, offer_id: int, borrower) -> Offer:
     loan = _locked_visible_loan(loan_id, borrower)
     offer = _locked_offer(loan, offer_id)
@@ -106,6 +110,7 @@ def offer_reject(*, loan_id: int, offer_id: int, borrower) -> Offer:
     return offer
 
 
+@atomic_retry
 def loan_accept(*, loan_id: int, borrower, offer_id: int | None = None) -> Loan:
     loan = _locked_visible_loan(loan_id, borrower)
     _require_borrower(loan, borrower)

@@ -4,6 +4,7 @@ from django.utils import timezone
 
 from accounts.models import TransactionKind
 from accounts.services import ledger_transfer, profiles_save
+from lenme.db import atomic_retry
 from lenme.errors import (
     AlreadyPaid,
     InsufficientFunds,
@@ -65,6 +66,7 @@ def payment_settle(*, loan: Loan, payment: Payment) -> None:
     notify(*events)
 
 
+@atomic_retry
 def payment_pay(*, loan_id: int, payment_id: int, borrower) -> Payment:
     loan = _locked_visible_loan(loan_id, borrower)
     payments = lock_payments(loan.payments.filter(pk=payment_id))
