@@ -92,6 +92,10 @@ class Transaction(models.Model):
         "loans.Payment", null=True, blank=True, on_delete=models.PROTECT, related_name="transactions"
     )
     note = models.CharField(max_length=255, blank=True, default="")
+    # The Note this row funds, charges the fee of, or repays (`note_id` in the API; `note` is the memo).
+    loan_note = models.ForeignKey(
+        "loans.Note", null=True, blank=True, on_delete=models.PROTECT, related_name="transactions", db_column="note_id"
+    )
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:

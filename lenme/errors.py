@@ -69,6 +69,12 @@ class OutOfOrder(DomainError):
     default_detail = "An earlier installment is still unpaid."
 
 
+class NotCovered(DomainError):
+    code = "not_covered"
+    title = "Not covered"
+    default_detail = "The chosen offers' amounts do not cover the loan's amount."
+
+
 class AlreadyPaid(DomainError):
     code = "already_paid"
     title = "Already paid"

@@ -15,6 +15,12 @@ def round_cents(value: Decimal) -> Decimal:
     return value.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
+def round_fraction(value: Fraction | Decimal) -> Decimal:
+    """An exact rational rounded half-up to the cent, once (for non-negative values)."""
+    cents = Fraction(value) * 100 + Fraction(1, 2)
+    return (Decimal(cents.numerator // cents.denominator) / 100).quantize(CENT)
+
+
 def ceil_cents(value: Fraction | Decimal) -> Decimal:
     """Round up to the cent (toward +infinity), exactly: the most a share can be."""
     cents = Fraction(value) * 100

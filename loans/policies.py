@@ -9,13 +9,18 @@ def is_borrower(loan: Loan, user) -> bool:
 
 
 def is_lender(loan: Loan, user) -> bool:
-    """The loan's lender (the accepted offer's)."""
-    return loan.lender_id is not None and loan.lender_id == user.pk
+    """A lender of the loan: of an accepted offer (before funding) or of a note (after)."""
+    return user.pk is not None and (loan.lender_id == user.pk or user.pk in (loan.lender_ids or ()))
 
 
 def may_see_schedule(loan: Loan, user) -> bool:
-    """The schedule is the parties' business: the borrower and the lender."""
+    """The schedule is the parties' business: the borrower and every lender."""
     return is_borrower(loan, user) or is_lender(loan, user)
+
+
+def may_see_note(note, user) -> bool:
+    """A note is its lender's and its loan's borrower's business."""
+    return note.lender_id == user.pk or note.loan.borrower_id == user.pk
 
 
 def require_borrower(loan: Loan, user) -> None:

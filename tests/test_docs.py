@@ -35,6 +35,10 @@ CONTRACT = {
     ("post", "/api/loans/{}/payments/{}/pay/"),
     ("get", "/api/notifications/"),
     ("post", "/api/notifications/{}/read/"),
+    # v2: Notes
+    ("get", "/api/notes/"),
+    ("get", "/api/notes/{}/"),
+    ("get", "/api/loans/{}/notes/"),
 }
 NO_AUTH = {("post", "/api/auth/register/"), ("post", "/api/auth/token/"), ("get", "/api/loans/quote/")}
 HTTP_METHODS = {"get", "put", "patch", "post", "delete", "head", "options", "trace"}

@@ -18,6 +18,7 @@ from lenme.errors import (  # noqa: F401 - re-exported: the HTTP layer's view of
     IdempotencyKeyReused,
     InsufficientFunds,
     InvalidState,
+    NotCovered,
     NotFound,
     OutOfOrder,
     ValidationFailed,

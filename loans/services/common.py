@@ -3,6 +3,8 @@
 Services and jobs call these while they already hold the loan's lock (see lenme.locks).
 """
 
+from decimal import Decimal
+
 from django.utils import timezone
 
 from accounts.services import profiles_save
@@ -50,10 +52,21 @@ _require_borrower = policies.require_borrower
 # Building blocks for services and jobs that already hold the loan's lock ---------------------------
 
 
-def offers_release(offers: list[Offer], new_status: str, *, also_save: tuple[Offer, ...] = ()) -> None:
+def offers_release(
+    offers: list[Offer],
+    new_status: str,
+    *,
+    also_save: tuple[Offer, ...] = (),
+    cut: tuple[tuple[Offer, Decimal], ...] = (),
+) -> None:
     """Move locked offers to new_status and give their holds back to their lenders (whose profiles
-    this locks), saving offers and profiles; also_save are offers changed by the caller."""
-    profiles = lock_profiles(o.lender_id for o in offers)
+    this locks), saving offers and profiles; also_save are offers changed by the caller, and cut lists
+    (offer, amount) for offers that stay live with their hold cut by amount (accept)."""
+    profiles = lock_profiles([*(o.lender_id for o in offers), *(o.lender_id for o, _ in cut)])
+    for offer, amount in cut:
+        if amount:
+            profiles[offer.lender_id].release_funds(amount)
+            offer.reserved_amount -= amount
     for offer in offers:
         transition(offer, new_status)
         profiles[offer.lender_id].release_funds(offer.reserved_amount)
@@ -73,9 +86,11 @@ def loan_drop_lender(loan: Loan, new_status: str) -> None:
     """Cancel or a lapsed funding deadline: no lender any more, the requested rate shows again."""
     transition(loan, new_status)
     loan.lender = None
+    loan.lender_ids = []
+    loan.first_installment = None
     loan.interest_rate = loan.requested_interest_rate
     loan.accepted_at = None
-    _save_loan(loan, "status", "lender", "interest_rate", "accepted_at")
+    _save_loan(loan, "status", "lender", "lender_ids", "first_installment", "interest_rate", "accepted_at")
 
 
 def _save_offers(offers: list[Offer]) -> None:
@@ -83,7 +98,9 @@ def _save_offers(offers: list[Offer]) -> None:
         now = timezone.now()
         for offer in offers:
             offer.updated_at = now
-        Offer.objects.bulk_update(offers, ["status", "reserved_amount", "updated_at"])
+        Offer.objects.bulk_update(
+            offers, ["status", "reserved_amount", "filled_amount", "fee", "funded_at", "updated_at"]
+        )
 
 
 def _save_loan(loan: Loan, *fields: str) -> None:
