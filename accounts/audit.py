@@ -8,14 +8,15 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
+from fractions import Fraction
 
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import DecimalField, F, Q, Sum
 
 from accounts.models import Profile, Transaction, TransactionKind
-from lenme.money import MONEY, ZERO
-from loans.models import Loan, LoanStatus, Offer, OfferStatus, Payment
+from lenme.money import MONEY, ZERO, ceil_cents
+from loans.models import Loan, LoanStatus, Note, NotePayment, NoteStatus, Offer, OfferStatus, Payment
 
 FUNDED_STATUSES = (LoanStatus.FUNDED, LoanStatus.COMPLETED)
 
@@ -94,13 +95,26 @@ def _live_offers():
     )
 
 
+def _expected_hold(status, amount, filled_amount, offer_fee, loan_amount, lenme_fee) -> Decimal:
+    """PENDING: amount + lenme_fee * amount / loan amount rounded up; ACCEPTED: filled_amount + fee."""
+    if status == OfferStatus.ACCEPTED and filled_amount is not None:
+        return _money(filled_amount) + _money(offer_fee)
+    return _money(amount) + ceil_cents(Fraction(lenme_fee) * Fraction(amount) / Fraction(loan_amount))
+
+
 def check_reservations() -> CheckResult:
-    """(b) Every reserved_balance equals the holds (amount + fee) of its lender's live offers."""
+    """(b) Every reserved_balance equals the holds of its lender's live offers (amount + fee hold while
+    PENDING, filled_amount + fee once ACCEPTED)."""
     result = CheckResult("reservations", "reserved = holds of live offers", 0)
     holds: dict[int, Decimal] = defaultdict(lambda: ZERO)
-    live = _live_offers().values_list("pk", "lender_id", "reserved_amount", "loan__amount", "loan__lenme_fee")
-    for offer_id, lender_id, reserved_amount, amount, fee in live.order_by("pk"):
-        hold = _money(amount) + _money(fee)
+    live = _live_offers().values_list(
+        "pk", "lender_id", "reserved_amount", "status", "amount", "filled_amount", "fee", "loan__amount",
+        "loan__lenme_fee",
+    )  # fmt: skip
+    for offer_id, lender_id, reserved_amount, status, amount, filled, offer_fee, loan_amount, fee in live.order_by(
+        "pk"
+    ):
+        hold = _expected_hold(status, amount, filled, offer_fee, loan_amount, fee)
         holds[lender_id] += hold
         if _money(reserved_amount) != hold:
             result.violations.append(
@@ -169,13 +183,16 @@ def check_conservation() -> CheckResult:
 
 
 def check_repayments() -> CheckResult:
-    """(e) On each FUNDED/COMPLETED loan, the paid installments are exactly those with one repayment row
-    (borrower -> lender, amount + late fee); COMPLETED means every installment is paid."""
+    """(e) On each FUNDED/COMPLETED loan, the paid installments are exactly those with repayment rows:
+    borrower -> a note's lender, one per note row of more than 0.00, adding up to amount + late fee;
+    each note's row is paid its amount plus its late fee share (so what each lender received is their
+    paid rows plus late fee shares), the shares adding up to the late fee; COMPLETED means every
+    installment is paid."""
     result = CheckResult("repayments", "paid installments = repayment rows", 0)
     loans = {
-        pk: (status, borrower_id, lender_id, term)
-        for pk, status, borrower_id, lender_id, term in Loan.objects.filter(status__in=FUNDED_STATUSES).values_list(
-            "pk", "status", "borrower_id", "lender_id", "term_months"
+        pk: (status, borrower_id, term)
+        for pk, status, borrower_id, term in Loan.objects.filter(status__in=FUNDED_STATUSES).values_list(
+            "pk", "status", "borrower_id", "term_months"
         )
     }
     payments: dict[int, list[tuple]] = defaultdict(list)
@@ -183,17 +200,23 @@ def check_repayments() -> CheckResult:
         "loan_id", "pk", "number", "amount", "late_fee", "paid"
     ):
         payments[row[0]].append(row[1:])
+    note_lenders = dict(Note.objects.values_list("pk", "lender_id"))
+    note_rows: dict[int, dict[int, Decimal]] = defaultdict(dict)  # payment -> note -> its row + late fee share
+    for payment_id, note_id, amount, late_fee in NotePayment.objects.filter(
+        payment__loan_id__in=loans.keys()
+    ).values_list("payment_id", "note_id", "amount", "late_fee"):
+        note_rows[payment_id][note_id] = _money(amount) + _money(late_fee)
     repayments: dict[int, list[tuple]] = defaultdict(list)
-    for loan_id, payment_id, amount, from_id, to_id in Transaction.objects.filter(
+    for loan_id, payment_id, amount, from_id, to_id, note_id in Transaction.objects.filter(
         kind=TransactionKind.REPAYMENT
-    ).values_list("loan_id", "payment_id", "amount", "from_user_id", "to_user_id"):
-        repayments[loan_id].append((payment_id, amount, from_id, to_id))
+    ).values_list("loan_id", "payment_id", "amount", "from_user_id", "to_user_id", "loan_note_id"):
+        repayments[loan_id].append((payment_id, amount, from_id, to_id, note_id))
 
     for loan_id in sorted(set(repayments) - set(loans)):
         result.violations.append(
             Violation(result.name, f"loan {loan_id}", "repayment rows on a loan that is not FUNDED or COMPLETED")
         )
-    for loan_id, (status, borrower_id, lender_id, term) in sorted(loans.items()):
+    for loan_id, (status, borrower_id, term) in sorted(loans.items()):
         result.checked += 1
 
         def bad(detail: str, loan_id: int = loan_id) -> None:
@@ -204,27 +227,114 @@ def check_repayments() -> CheckResult:
             bad(f"{len(rows)} installments for a {term}-month loan")
         rows_by_pk = {pk: (number, amount, late_fee, paid) for pk, number, amount, late_fee, paid in rows}
         paid_by_pk: dict[int, list[tuple]] = defaultdict(list)
-        for payment_id, amount, from_id, to_id in repayments.get(loan_id, []):
-            paid_by_pk[payment_id].append((amount, from_id, to_id))
+        for payment_id, amount, from_id, to_id, note_id in repayments.get(loan_id, []):
+            paid_by_pk[payment_id].append((amount, from_id, to_id, note_id))
         for payment_id in sorted(set(paid_by_pk) - set(rows_by_pk), key=lambda p: (p is None, p or 0)):
             bad(f"repayment row for payment {payment_id}, which is not an installment of this loan")
         for pk, (number, amount, late_fee, paid) in sorted(rows_by_pk.items(), key=lambda item: item[1][0]):
             ledger = paid_by_pk.get(pk, [])
-            if paid and len(ledger) != 1:
+            due = _money(amount) + _money(late_fee)
+            if paid and not ledger and due > 0:
                 bad(f"installment {number} is paid but has {len(ledger)} repayment rows")
             elif not paid and ledger:
                 bad(f"installment {number} is unpaid but has {len(ledger)} repayment rows")
-            for moved, from_id, to_id in ledger:
-                due = _money(amount) + _money(late_fee)
-                if _money(moved) != due:
+            if ledger:
+                moved = sum((_money(m) for m, _, _, _ in ledger), ZERO)
+                if moved != due:
                     bad(f"installment {number} repaid {moved}, due {due}")
-                if (from_id, to_id) != (borrower_id, lender_id):
-                    bad(f"installment {number} repaid from user {from_id} to {to_id}, not borrower -> lender")
+                if len({n for _, _, _, n in ledger}) != len(ledger):
+                    bad(f"installment {number} pays one note twice")
+            for _, from_id, to_id, note_id in ledger:
+                if from_id != borrower_id or note_id not in note_lenders or to_id != note_lenders[note_id]:
+                    bad(f"installment {number} repaid from user {from_id} to {to_id}, not borrower -> note's lender")
+            if paid:
+                parts = note_rows.get(pk, {})
+                if sum(parts.values(), ZERO) != due:
+                    bad(
+                        f"installment {number}'s note rows and late fee shares add up to {sum(parts.values(), ZERO)}, due {due}"
+                    )
+                by_note = {n: _money(m) for m, _, _, n in ledger}
+                for note_id, part in sorted(parts.items()):
+                    if by_note.get(note_id, ZERO) != part:
+                        bad(
+                            f"installment {number} paid note {note_id} {by_note.get(note_id, ZERO)}, its row and late fee share are {part}"
+                        )
         all_paid = bool(rows) and all(paid for _, _, _, _, paid in rows)
         if status == LoanStatus.COMPLETED and not all_paid:
             bad("COMPLETED with an unpaid installment")
         if status == LoanStatus.FUNDED and all_paid:
             bad("every installment is paid but the loan is still FUNDED")
+    return result
+
+
+def check_notes() -> CheckResult:
+    """(f) The notes: each note's rows repay exactly its amount (principal repaid + outstanding = amount);
+    the notes of a funded loan add up to its amount; each installment's amount, principal and interest
+    are the sums of its note rows; each note got one funding row of its amount and one fee row of its
+    fee from its lender; a note is REPAID exactly when its loan is COMPLETED. (What each lender received
+    is tied to its paid rows in (e).)"""
+    result = CheckResult("notes", "notes repay their amounts; installments = sums of note rows", 0)
+    loans = dict(Loan.objects.filter(status__in=FUNDED_STATUSES).values_list("pk", "amount"))
+    completed = set(Loan.objects.filter(status=LoanStatus.COMPLETED).values_list("pk", flat=True))
+    notes = {
+        pk: (loan_id, lender_id, _money(amount), _money(fee), status)
+        for pk, loan_id, lender_id, amount, fee, status in Note.objects.values_list(
+            "pk", "loan_id", "lender_id", "amount", "fee", "status"
+        )
+    }
+    rows: dict[int, list[tuple]] = defaultdict(list)
+    by_payment: dict[int, list[tuple]] = defaultdict(list)
+    for note_id, payment_id, amount, principal, interest, late_fee, paid in NotePayment.objects.values_list(
+        "note_id", "payment_id", "amount", "principal", "interest", "late_fee", "payment__paid"
+    ):
+        row = (payment_id, _money(amount), _money(principal), _money(interest), _money(late_fee), paid)
+        rows[note_id].append(row)
+        by_payment[payment_id].append((note_id, *row[1:]))
+    ledger: dict[tuple[int, str], list[tuple]] = defaultdict(list)
+    for note_id, kind, amount, from_id, to_id in Transaction.objects.filter(loan_note__isnull=False).values_list(
+        "loan_note_id", "kind", "amount", "from_user_id", "to_user_id"
+    ):
+        ledger[(note_id, kind)].append((_money(amount), from_id, to_id))
+
+    def bad(subject: str, detail: str) -> None:
+        result.violations.append(Violation(result.name, subject, detail))
+
+    per_loan: dict[int, list[int]] = defaultdict(list)
+    for note_id, (loan_id, lender_id, amount, fee, status) in sorted(notes.items()):
+        result.checked += 1
+        per_loan[loan_id].append(note_id)
+        subject = f"note {note_id}"
+        if (loan_id in completed) != (status == NoteStatus.REPAID):
+            bad(subject, f"{status} note on a loan that is {'' if loan_id in completed else 'not '}COMPLETED")
+        mine = rows.get(note_id, [])
+        repaid = sum((p for _, _, p, _, _, paid in mine if paid), ZERO)
+        outstanding = sum((p for _, _, p, _, _, paid in mine if not paid), ZERO)
+        if repaid + outstanding != amount:
+            bad(subject, f"principal repaid {repaid} + outstanding {outstanding} != amount {amount}")
+        for _, a, p, i, _, _ in mine:
+            if a != p + i:
+                bad(subject, f"a row of {a} is not principal {p} + interest {i}")
+        funding = ledger.get((note_id, TransactionKind.FUNDING), [])
+        if [m for m, _, _ in funding] != [amount] or any(f != lender_id for _, f, _ in funding):
+            bad(subject, f"funding rows {funding}, expected one of {amount} from its lender")
+        fee_rows = ledger.get((note_id, TransactionKind.FEE), [])
+        if sum((m for m, _, _ in fee_rows), ZERO) != fee or len(fee_rows) > 1:
+            bad(subject, f"fee rows {fee_rows}, expected {fee}")
+    for loan_id, amount in sorted(loans.items()):
+        ids = per_loan.get(loan_id, [])
+        total = sum((notes[n][2] for n in ids), ZERO)
+        if total != _money(amount):
+            bad(f"loan {loan_id}", f"its {len(ids)} notes add up to {total}, the loan is for {amount}")
+    for pk, loan_id, number, amount, principal, interest in Payment.objects.filter(
+        loan_id__in=loans.keys()
+    ).values_list("pk", "loan_id", "number", "amount", "principal", "interest"):
+        parts = by_payment.get(pk, [])
+        sums = tuple(sum((r[i] for r in parts), ZERO) for i in (1, 2, 3))
+        if sums != (_money(amount), _money(principal), _money(interest)):
+            bad(
+                f"loan {loan_id}",
+                f"installment {number} is {amount}/{principal}/{interest}, its note rows sum to {sums}",
+            )
     return result
 
 
@@ -234,6 +344,7 @@ CHECKS: tuple[tuple[str, Callable[[], CheckResult]], ...] = (
     ("c", check_platform),
     ("d", check_conservation),
     ("e", check_repayments),
+    ("f", check_notes),
 )
 
 
