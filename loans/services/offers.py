@@ -41,7 +41,6 @@ from loans.services.common import (
 )
 
 
-@atomic_retry
 def offer_hold(*, loan: Loan, amount: Decimal) -> Decimal:
     """What an offer of `amount` holds: amount + the most its fee share can be (lenme_fee * amount /
     loan amount, rounded up to the cent); a whole-loan offer holds exactly total_loan_amount."""
@@ -55,6 +54,7 @@ def _fill_order(offer: Offer) -> tuple:
     return (offer.interest_rate, offer.created_at, offer.pk)
 
 
+@atomic_retry
 def offer_submit(*, loan_id: int, lender, interest_rate: Decimal, amount: Decimal | None = None) -> Offer:
     loan = _locked_visible_loan(loan_id, lender)
     if policies.is_borrower(loan, lender):
