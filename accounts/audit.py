@@ -8,14 +8,15 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
+from fractions import Fraction
 
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import DecimalField, F, Q, Sum
 
 from accounts.models import Profile, Transaction, TransactionKind
-from lenme.money import MONEY, ZERO
-from loans.models import Loan, LoanStatus, Offer, OfferStatus, Payment
+from lenme.money import MONEY, ZERO, ceil_cents
+from loans.models import Loan, LoanStatus, Note, NotePayment, NoteStatus, Offer, OfferStatus, Payment
 
 FUNDED_STATUSES = (LoanStatus.FUNDED, LoanStatus.COMPLETED)
 
@@ -94,13 +95,26 @@ def _live_offers():
     )
 
 
+def _expected_hold(status, amount, filled_amount, offer_fee, loan_amount, lenme_fee) -> Decimal:
+    """PENDING: amount + lenme_fee * amount / loan amount rounded up; ACCEPTED: filled_amount + fee."""
+    if status == OfferStatus.ACCEPTED and filled_amount is not None:
+        return _money(filled_amount) + _money(offer_fee)
+    return _money(amount) + ceil_cents(Fraction(lenme_fee) * Fraction(amount) / Fraction(loan_amount))
+
+
 def check_reservations() -> CheckResult:
-    """(b) Every reserved_balance equals the holds (amount + fee) of its lender's live offers."""
+    """(b) Every reserved_balance equals the holds of its lender's live offers (amount + fee hold while
+    PENDING, filled_amount + fee once ACCEPTED)."""
     result = CheckResult("reservations", "reserved = holds of live offers", 0)
     holds: dict[int, Decimal] = defaultdict(lambda: ZERO)
-    live = _live_offers().values_list("pk", "lender_id", "reserved_amount", "loan__amount", "loan__lenme_fee")
-    for offer_id, lender_id, reserved_amount, amount, fee in live.order_by("pk"):
-        hold = _money(amount) + _money(fee)
+    live = _live_offers().values_list(
+        "pk", "lender_id", "reserved_amount", "status", "amount", "filled_amount", "fee", "loan__amount",
+        "loan__lenme_fee",
+    )  # fmt: skip
+    for offer_id, lender_id, reserved_amount, status, amount, filled, offer_fee, loan_amount, fee in live.order_by(
+        "pk"
+    ):
+        hold = _expected_hold(status, amount, filled, offer_fee, loan_amount, fee)
         holds[lender_id] += hold
         if _money(reserved_amount) != hold:
             result.violations.append(
@@ -169,13 +183,15 @@ def check_conservation() -> CheckResult:
 
 
 def check_repayments() -> CheckResult:
-    """(e) On each FUNDED/COMPLETED loan, the paid installments are exactly those with one repayment row
-    (borrower -> lender, amount + late fee); COMPLETED means every installment is paid."""
+    """(e) On each FUNDED/COMPLETED loan, the paid installments are exactly those with repayment rows:
+    borrower -> a note's lender, one per note owed more than 0.00, adding up to amount + late fee; the
+    notes' late fee shares add up to the late fee (each row's own amount is tied in (g)); COMPLETED
+    means every installment is paid."""
     result = CheckResult("repayments", "paid installments = repayment rows", 0)
     loans = {
-        pk: (status, borrower_id, lender_id, term)
-        for pk, status, borrower_id, lender_id, term in Loan.objects.filter(status__in=FUNDED_STATUSES).values_list(
-            "pk", "status", "borrower_id", "lender_id", "term_months"
+        pk: (status, borrower_id, term)
+        for pk, status, borrower_id, term in Loan.objects.filter(status__in=FUNDED_STATUSES).values_list(
+            "pk", "status", "borrower_id", "term_months"
         )
     }
     payments: dict[int, list[tuple]] = defaultdict(list)
@@ -183,17 +199,23 @@ def check_repayments() -> CheckResult:
         "loan_id", "pk", "number", "amount", "late_fee", "paid"
     ):
         payments[row[0]].append(row[1:])
+    note_lenders = dict(Note.objects.values_list("pk", "lender_id"))
+    note_rows: dict[int, dict[int, tuple]] = defaultdict(dict)  # payment -> note -> (its row, late fee share)
+    for payment_id, note_id, amount, late_fee in NotePayment.objects.filter(
+        payment__loan_id__in=loans.keys()
+    ).values_list("payment_id", "note_id", "amount", "late_fee"):
+        note_rows[payment_id][note_id] = (_money(amount), _money(late_fee))
     repayments: dict[int, list[tuple]] = defaultdict(list)
-    for loan_id, payment_id, amount, from_id, to_id in Transaction.objects.filter(
+    for loan_id, payment_id, amount, from_id, to_id, note_id in Transaction.objects.filter(
         kind=TransactionKind.REPAYMENT
-    ).values_list("loan_id", "payment_id", "amount", "from_user_id", "to_user_id"):
-        repayments[loan_id].append((payment_id, amount, from_id, to_id))
+    ).values_list("loan_id", "payment_id", "amount", "from_user_id", "to_user_id", "loan_note_id"):
+        repayments[loan_id].append((payment_id, amount, from_id, to_id, note_id))
 
     for loan_id in sorted(set(repayments) - set(loans)):
         result.violations.append(
             Violation(result.name, f"loan {loan_id}", "repayment rows on a loan that is not FUNDED or COMPLETED")
         )
-    for loan_id, (status, borrower_id, lender_id, term) in sorted(loans.items()):
+    for loan_id, (status, borrower_id, term) in sorted(loans.items()):
         result.checked += 1
 
         def bad(detail: str, loan_id: int = loan_id) -> None:
@@ -204,22 +226,34 @@ def check_repayments() -> CheckResult:
             bad(f"{len(rows)} installments for a {term}-month loan")
         rows_by_pk = {pk: (number, amount, late_fee, paid) for pk, number, amount, late_fee, paid in rows}
         paid_by_pk: dict[int, list[tuple]] = defaultdict(list)
-        for payment_id, amount, from_id, to_id in repayments.get(loan_id, []):
-            paid_by_pk[payment_id].append((amount, from_id, to_id))
+        for payment_id, amount, from_id, to_id, note_id in repayments.get(loan_id, []):
+            paid_by_pk[payment_id].append((amount, from_id, to_id, note_id))
         for payment_id in sorted(set(paid_by_pk) - set(rows_by_pk), key=lambda p: (p is None, p or 0)):
             bad(f"repayment row for payment {payment_id}, which is not an installment of this loan")
         for pk, (number, amount, late_fee, paid) in sorted(rows_by_pk.items(), key=lambda item: item[1][0]):
             ledger = paid_by_pk.get(pk, [])
-            if paid and len(ledger) != 1:
+            due = _money(amount) + _money(late_fee)
+            if paid and not ledger and due > 0:
                 bad(f"installment {number} is paid but has {len(ledger)} repayment rows")
             elif not paid and ledger:
                 bad(f"installment {number} is unpaid but has {len(ledger)} repayment rows")
-            for moved, from_id, to_id in ledger:
-                due = _money(amount) + _money(late_fee)
-                if _money(moved) != due:
+            if ledger:
+                moved = sum((_money(m) for m, _, _, _ in ledger), ZERO)
+                if moved != due:
                     bad(f"installment {number} repaid {moved}, due {due}")
-                if (from_id, to_id) != (borrower_id, lender_id):
-                    bad(f"installment {number} repaid from user {from_id} to {to_id}, not borrower -> lender")
+                if len({n for _, _, _, n in ledger}) != len(ledger):
+                    bad(f"installment {number} pays one note twice")
+            for _, from_id, to_id, note_id in ledger:
+                if from_id != borrower_id or note_id not in note_lenders or to_id != note_lenders[note_id]:
+                    bad(f"installment {number} repaid from user {from_id} to {to_id}, not borrower -> note's lender")
+            if paid:
+                parts = note_rows.get(pk, {})
+                shares = sum((share for _, share in parts.values()), ZERO)
+                if shares != _money(late_fee):
+                    bad(f"installment {number}'s late fee {_money(late_fee)} is not its notes' shares, {shares}")
+                owed = sum(1 for part in parts.values() if part[0] + part[1] > 0)
+                if ledger and len(ledger) != owed:
+                    bad(f"installment {number} has {len(ledger)} repayment rows for {owed} notes owed something")
         all_paid = bool(rows) and all(paid for _, _, _, _, paid in rows)
         if status == LoanStatus.COMPLETED and not all_paid:
             bad("COMPLETED with an unpaid installment")
@@ -284,7 +318,9 @@ def _funded_loans() -> dict[int, tuple]:
 
 
 def check_funding() -> CheckResult:
-    """(f) Each funded loan's funding and fee rows match its amount, fee and parties; no other loan has any."""
+    """(f) Per note: each note of a funded loan has one funding row of its amount and one fee row of its
+    fee (none at 0), from its lender to the borrower and the platform; the notes' fees add up to the
+    loan's lenme_fee; no other loan, and no row without a note, has any."""
     result = CheckResult("funding", "funding and fee rows = loan amount and fee", 0)
     loans = _funded_loans()
     platform_id = (
@@ -295,39 +331,151 @@ def check_funding() -> CheckResult:
     rows: dict[int | None, list[tuple]] = defaultdict(list)
     for loan_id, *row in Transaction.objects.filter(
         kind__in=[TransactionKind.FUNDING, TransactionKind.FEE]
-    ).values_list("loan_id", "kind", "amount", "from_user_id", "to_user_id"):
+    ).values_list("loan_id", "loan_note_id", "kind", "amount", "from_user_id", "to_user_id"):
         rows[loan_id].append(tuple(row))
     for loan_id in sorted(set(rows) - set(loans), key=lambda k: (k is None, k or 0)):
         result.violations.append(
             Violation(result.name, f"loan {loan_id}", "funding or fee rows on a loan that is not FUNDED or COMPLETED")
         )
+    notes: dict[int, list[tuple]] = defaultdict(list)
+    for note_id, loan_id, lender_id, note_amount, note_fee in Note.objects.filter(loan_id__in=loans.keys()).values_list(
+        "pk", "loan_id", "lender_id", "amount", "fee"
+    ):
+        notes[loan_id].append((note_id, lender_id, note_amount, note_fee))
     for loan_id, (amount, fee, borrower_id, lender_id) in sorted(loans.items()):
         result.checked += 1
-        for problem in funding_ties(
-            amount=amount,
-            fee=fee,
-            borrower_id=borrower_id,
-            lender_id=lender_id,
-            platform_id=platform_id,
-            rows=rows.get(loan_id, []),
-        ):
-            result.violations.append(Violation(result.name, f"loan {loan_id}", problem))
+        loan_notes = notes.get(loan_id, [])
+        by_note: dict[int | None, list[tuple]] = defaultdict(list)
+        for note_id, *row in rows.get(loan_id, []):
+            by_note[note_id].append(tuple(row))
+        if by_note.get(None) and notes.get(loan_id):
+            result.violations.append(
+                Violation(result.name, f"loan {loan_id}", f"{len(by_note[None])} funding or fee rows of no note")
+            )
+        fees = sum((_money(f) for *_, f in loan_notes), ZERO)
+        if loan_notes and fees != _money(fee):
+            result.violations.append(
+                Violation(
+                    result.name, f"loan {loan_id}", f"its notes' fees add up to {fees}, lenme_fee is {_money(fee)}"
+                )
+            )
+        if not loan_notes:  # a funded loan without notes is broken; tie its rows to the loan as v1 did
+            loan_notes = [(None, lender_id, amount, fee)]
+            result.violations.append(Violation(result.name, f"loan {loan_id}", "a funded loan without notes"))
+        for note_id, note_lender_id, note_amount, note_fee in loan_notes:
+            subject = f"loan {loan_id}" if len(loan_notes) == 1 else f"loan {loan_id} note {note_id}"
+            for problem in funding_ties(
+                amount=note_amount,
+                fee=note_fee,
+                borrower_id=borrower_id,
+                lender_id=note_lender_id,
+                platform_id=platform_id,
+                rows=by_note.get(note_id, []),
+            ):
+                result.violations.append(Violation(result.name, subject, problem))
     return result
 
 
 def check_schedule() -> CheckResult:
-    """(g) Each funded loan's installments: amount = principal + interest, principals sum to its amount."""
-    result = CheckResult("schedule", "installment principals = loan amount", 0)
+    """(g) Each funded loan's installments (amount = principal + interest, principals sum to its amount)
+    and, per note, its rows the same way over the note's amount; each installment's amount, principal
+    and interest are the sums of its note rows; and each repayment row pays its note exactly its row
+    plus its late fee share, so what every lender received is their paid rows plus late fee shares."""
+    result = CheckResult("schedule", "installment principals = loan amount; installments = note rows", 0)
     loans = _funded_loans()
     rows: dict[int, list[tuple]] = defaultdict(list)
     for loan_id, *row in Payment.objects.filter(loan_id__in=loans.keys()).values_list(
         "loan_id", "number", "amount", "principal", "interest"
     ):
         rows[loan_id].append(tuple(row))
+    note_rows: dict[int, list[tuple]] = defaultdict(list)
+    parts: dict[tuple[int, int], Decimal] = {}  # (payment, note) -> its row + late fee share
+    for note_id, loan_id, payment_id, number, amount, principal, interest, late_fee in NotePayment.objects.filter(
+        note__loan_id__in=loans.keys()
+    ).values_list("note_id", "note__loan_id", "payment_id", "number", "amount", "principal", "interest", "late_fee"):
+        note_rows[note_id].append((loan_id, number, amount, principal, interest))
+        parts[(payment_id, note_id)] = _money(amount) + _money(late_fee)
+    note_amounts = dict(Note.objects.filter(loan_id__in=loans.keys()).values_list("pk", "amount"))
     for loan_id, (amount, *_) in sorted(loans.items()):
         result.checked += 1
         for problem in schedule_ties(amount=amount, rows=rows.get(loan_id, [])):
             result.violations.append(Violation(result.name, f"loan {loan_id}", problem))
+    sums: dict[tuple[int, int], list[Decimal]] = defaultdict(lambda: [ZERO, ZERO, ZERO])
+    for note_id, mine in sorted(note_rows.items()):
+        result.checked += 1
+        loan_id = mine[0][0]
+        for problem in schedule_ties(amount=note_amounts[note_id], rows=[r[1:] for r in mine]):
+            result.violations.append(Violation(result.name, f"loan {loan_id} note {note_id}", problem))
+        for _, number, amount, principal, interest in mine:
+            total = sums[(loan_id, number)]
+            total[0] += _money(amount)
+            total[1] += _money(principal)
+            total[2] += _money(interest)
+    for loan_id, loan_rows in sorted(rows.items()):
+        for number, amount, principal, interest in sorted(loan_rows):
+            got = tuple(sums.get((loan_id, number), (ZERO, ZERO, ZERO)))
+            if got != (_money(amount), _money(principal), _money(interest)):
+                result.violations.append(
+                    Violation(
+                        result.name,
+                        f"loan {loan_id}",
+                        f"installment {number} is {_money(amount)}/{_money(principal)}/{_money(interest)}, "
+                        f"its note rows sum to {got[0]}/{got[1]}/{got[2]}",
+                    )
+                )
+    for payment_id, note_id, moved, loan_id in Transaction.objects.filter(
+        kind=TransactionKind.REPAYMENT, loan_id__in=loans.keys()
+    ).values_list("payment_id", "loan_note_id", "amount", "loan_id"):
+        expected = parts.get((payment_id, note_id))
+        if expected is not None and _money(moved) != expected:
+            result.violations.append(
+                Violation(
+                    result.name,
+                    f"loan {loan_id} note {note_id}",
+                    f"repaid {_money(moved)} for payment {payment_id}, its row and late fee share are {expected}",
+                )
+            )
+    return result
+
+
+def check_notes() -> CheckResult:
+    """(h) The notes: each note's principal repaid + outstanding = its amount; the notes of a funded loan
+    add up to its amount; a note is REPAID exactly when its loan is COMPLETED. (Each note's funding and
+    fee rows are tied in (f); its rows, the installments and what its lender received in (g).)"""
+    result = CheckResult("notes", "notes repay their amounts and add up to the loan", 0)
+    loans = dict(Loan.objects.filter(status__in=FUNDED_STATUSES).values_list("pk", "amount"))
+    completed = set(Loan.objects.filter(status=LoanStatus.COMPLETED).values_list("pk", flat=True))
+    notes = {
+        pk: (loan_id, lender_id, _money(amount), _money(fee), status)
+        for pk, loan_id, lender_id, amount, fee, status in Note.objects.values_list(
+            "pk", "loan_id", "lender_id", "amount", "fee", "status"
+        )
+    }
+    rows: dict[int, list[tuple]] = defaultdict(list)
+    for note_id, principal, paid in NotePayment.objects.values_list("note_id", "principal", "payment__paid"):
+        rows[note_id].append((_money(principal), paid))
+
+    def bad(subject: str, detail: str) -> None:
+        result.violations.append(Violation(result.name, subject, detail))
+
+    per_loan: dict[int, list[int]] = defaultdict(list)
+    for note_id, (loan_id, _lender_id, amount, _fee, status) in sorted(notes.items()):
+        result.checked += 1
+        per_loan[loan_id].append(note_id)
+        subject = f"note {note_id}"
+        if (loan_id in completed) != (status == NoteStatus.REPAID):
+            bad(subject, f"{status} note on a loan that is {'' if loan_id in completed else 'not '}COMPLETED")
+        mine = rows.get(note_id, [])
+        repaid = sum((p for p, paid in mine if paid), ZERO)
+        outstanding = sum((p for p, paid in mine if not paid), ZERO)
+        if repaid + outstanding != amount:
+            bad(subject, f"principal repaid {repaid} + outstanding {outstanding} != amount {amount}")
+    for loan_id, amount in sorted(loans.items()):
+        ids = per_loan.get(loan_id, [])
+        total = sum((notes[n][2] for n in ids), ZERO)
+        if total != _money(amount):
+            bad(f"loan {loan_id}", f"its {len(ids)} notes add up to {total}, the loan is for {amount}")
+    return result
     return result
 
 
@@ -339,6 +487,7 @@ CHECKS: tuple[tuple[str, Callable[[], CheckResult]], ...] = (
     ("e", check_repayments),
     ("f", check_funding),
     ("g", check_schedule),
+    ("h", check_notes),
 )
 
 

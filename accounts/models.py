@@ -41,7 +41,7 @@ class Profile(models.Model):
         return self.available_balance() >= amount
 
     def reserve_funds(self, amount: Decimal) -> None:
-        from lenme.api.errors import InsufficientFunds
+        from lenme.errors import InsufficientFunds
 
         if amount <= 0:
             raise ValueError("reserve a positive amount")
@@ -56,7 +56,7 @@ class Profile(models.Model):
 
     def transfer_funds(self, amount: Decimal, to_profile: "Profile", *, from_reserved: bool = False) -> None:
         """Move amount to to_profile, out of this profile's available balance or out of its hold."""
-        from lenme.api.errors import InsufficientFunds
+        from lenme.errors import InsufficientFunds
 
         if amount <= 0:
             raise ValueError("transfer a positive amount")
@@ -92,6 +92,10 @@ class Transaction(models.Model):
         "loans.Payment", null=True, blank=True, on_delete=models.PROTECT, related_name="transactions"
     )
     note = models.CharField(max_length=255, blank=True, default="")
+    # The Note this row funds, charges the fee of, or repays (`note_id` in the API; `note` is the memo).
+    loan_note = models.ForeignKey(
+        "loans.Note", null=True, blank=True, on_delete=models.PROTECT, related_name="transactions", db_column="note_id"
+    )
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:

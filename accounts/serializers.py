@@ -57,8 +57,14 @@ class AccountSerializer(serializers.ModelSerializer):
 
 class TransactionSerializer(serializers.ModelSerializer):
     amount = MoneyField()
+    note = serializers.CharField(help_text="A text memo.")
+    note_id = serializers.IntegerField(
+        source="loan_note_id",
+        allow_null=True,
+        help_text="(v2) The Note this row funds, charges the fee of, or repays; null for deposits and withdrawals.",
+    )
 
     class Meta:
         model = Transaction
-        fields = ["id", "kind", "from_user", "to_user", "amount", "loan", "note", "created_at"]
+        fields = ["id", "kind", "from_user", "to_user", "amount", "loan", "note", "note_id", "payment", "created_at"]
         read_only_fields = fields

@@ -12,8 +12,8 @@ from django.utils import timezone
 
 from accounts.models import AuthToken, Profile, Transaction, TransactionKind
 from accounts.tokens import token_issue
-from lenme.api.errors import InsufficientFunds, InvalidState, ValidationFailed
 from lenme.db import atomic_retry, statement_retry
+from lenme.errors import InsufficientFunds, InvalidState, ValidationFailed
 from lenme.locks import lock_profiles
 from lenme.money import MAX_BALANCE
 
@@ -28,6 +28,7 @@ def ledger_entry(
     to_profile: Profile | None = None,
     loan=None,
     payment=None,
+    loan_note=None,
     note: str = "",
 ) -> Transaction:
     """An unsaved ledger row; the caller saves it with profiles_save in the same transaction."""
@@ -38,12 +39,21 @@ def ledger_entry(
         to_user_id=to_profile.user_id if to_profile else None,
         loan=loan,
         payment=payment,
+        loan_note=loan_note,
         note=note,
     )
 
 
 def ledger_transfer(
-    *, kind: str, amount: Decimal, from_profile: Profile, to_profile: Profile, loan=None, payment=None, note: str = ""
+    *,
+    kind: str,
+    amount: Decimal,
+    from_profile: Profile,
+    to_profile: Profile,
+    loan=None,
+    payment=None,
+    loan_note=None,
+    note: str = "",
 ) -> Transaction:
     """Move amount between two locked profiles and return its unsaved ledger row (see profiles_save)."""
     from_profile.transfer_funds(amount, to_profile)
@@ -54,6 +64,7 @@ def ledger_transfer(
         to_profile=to_profile,
         loan=loan,
         payment=payment,
+        loan_note=loan_note,
         note=note,
     )
 

@@ -10,7 +10,7 @@ from typing import ParamSpec, TypeVar
 from django.conf import settings
 from django.db import OperationalError, connection, transaction
 
-from lenme.api.errors import Conflict
+from lenme.errors import Conflict
 
 log = logging.getLogger(__name__)
 P = ParamSpec("P")

@@ -169,6 +169,7 @@ def env_money(name: str, default: str) -> Decimal:
 
 
 LENME_FEE = env_money("LENME_FEE", "3.75")
+LENME_MIN_NOTE = env_money("LENME_MIN_NOTE", "25.00")  # the smallest part offer (v2), or the loan amount if less
 LENME_PLATFORM_USERNAME = env_str("LENME_PLATFORM_USERNAME", "lenme")
 LENME_OFFER_TTL = env_int("LENME_OFFER_TTL", 604800)
 LENME_FUNDING_TTL = env_int("LENME_FUNDING_TTL", 259200)
@@ -260,6 +261,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "LoanStatusEnum": "loans.models.LoanStatus",
         "OfferStatusEnum": "loans.models.OfferStatus",
+        "NoteStatusEnum": "loans.models.NoteStatus",
+        "NoteRowStatusEnum": ["scheduled", "paid"],
     },
 }
 

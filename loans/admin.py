@@ -5,14 +5,18 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponseRedirect
 from django.urls import path, reverse
+from django.utils.html import format_html
 
 from accounts.admin import ReadOnlyAdmin, ReadOnlyInline
-from loans.models import JobRun, Loan, Notification, Offer, Payment
+from loans.models import JobRun, Loan, Note, NotePayment, Notification, Offer, Payment
 
 
 class OfferInline(ReadOnlyInline):
     model = Offer
-    fields = ("lender", "interest_rate", "reserved_amount", "status", "created_at", "updated_at")
+    fields = (
+        "lender", "interest_rate", "amount", "filled_amount", "fee", "reserved_amount", "status", "funded_at",
+        "created_at", "updated_at",
+    )  # fmt: skip
     readonly_fields = fields
     ordering = ("interest_rate", "created_at", "id")
 
@@ -25,6 +29,59 @@ class PaymentInline(ReadOnlyInline):
     fields = ("number", "due_date", "amount", "principal", "interest", "late_fee", "overdue", "paid", "paid_at")
     readonly_fields = fields
     ordering = ("number",)
+
+
+class NoteInline(ReadOnlyInline):
+    model = Note
+    fields = ("note_link", "lender", "amount", "interest_rate", "fee", "status", "funded_at")
+    readonly_fields = fields
+    ordering = ("id",)
+
+    def get_queryset(self, request: HttpRequest):
+        return super().get_queryset(request).select_related("lender")
+
+    @admin.display(description="note")
+    def note_link(self, obj: Note):
+        return format_html('<a href="{}">Note #{}</a>', reverse("admin:loans_note_change", args=[obj.pk]), obj.pk)
+
+
+class NotePaymentInline(ReadOnlyInline):
+    model = NotePayment
+    fields = ("number", "due_date", "amount", "principal", "interest", "late_fee", "paid")
+    readonly_fields = fields
+    ordering = ("number",)
+
+    def get_queryset(self, request: HttpRequest):
+        return super().get_queryset(request).select_related("payment")
+
+    @admin.display(description="due date")
+    def due_date(self, obj: NotePayment):
+        return obj.payment.due_date
+
+    @admin.display(boolean=True, description="paid")
+    def paid(self, obj: NotePayment):
+        return obj.payment.paid
+
+
+@admin.register(Note)
+class NoteAdmin(ReadOnlyAdmin):
+    list_display = ("id", "loan", "lender", "amount", "interest_rate", "fee", "status", "funded_at")
+    list_select_related = ("loan", "lender")
+    list_filter = ("status", "funded_at")
+    search_fields = ("id__exact", "loan__id__exact", "lender__username")
+    fields = (
+        "loan",
+        "lender",
+        "offer",
+        "amount",
+        "interest_rate",
+        "fee",
+        "status",
+        "charged_off_principal",
+        "funded_at",
+    )
+    readonly_fields = fields
+    inlines = (NotePaymentInline,)
 
 
 @admin.register(Loan)
@@ -52,6 +109,7 @@ class LoanAdmin(ReadOnlyAdmin):
         "status",
         "borrower",
         "lender",
+        "lender_ids",
         "amount",
         "term_months",
         "requested_interest_rate",
@@ -67,7 +125,7 @@ class LoanAdmin(ReadOnlyAdmin):
         "completed_at",
     )
     readonly_fields = fields
-    inlines = (OfferInline, PaymentInline)
+    inlines = (OfferInline, NoteInline, PaymentInline)
 
     @admin.display(description="total loan amount (amount + fee)")
     def total_loan_amount(self, obj: Loan):
@@ -85,7 +143,10 @@ class OfferAdmin(ReadOnlyAdmin):
     list_filter = ("status", "created_at")
     search_fields = ("id__exact", "loan__id__exact", "lender__username", "loan__borrower__username")
     date_hierarchy = "created_at"
-    fields = ("loan", "lender", "interest_rate", "reserved_amount", "status", "created_at", "updated_at")
+    fields = (
+        "loan", "lender", "interest_rate", "amount", "filled_amount", "fee", "reserved_amount", "status", "funded_at",
+        "created_at", "updated_at",
+    )  # fmt: skip
     readonly_fields = fields
 
 

@@ -15,9 +15,9 @@ from datetime import timedelta
 from django.conf import settings
 from django.utils import timezone
 
-from lenme.api.errors import InsufficientFunds
 from lenme.api.idempotency import idempotency_purge
 from lenme.db import atomic_retry
+from lenme.errors import InsufficientFunds
 from lenme.locks import lock_loan, lock_offers, lock_payments
 from loans.models import JobRun, Loan, LoanStatus, NotificationKind, Offer, OfferStatus, Payment
 from loans.notifications import Event, notify
@@ -90,16 +90,20 @@ def _lapse_funding(loan_id: int, cutoff: datetime.datetime) -> int:
     loan = lock_loan(loan_id)
     if loan.status != LoanStatus.ACCEPTED or loan.accepted_at >= cutoff:
         return 0  # funded, cancelled or re-accepted since we looked
-    offers = lock_offers(loan.offers.filter(status=OfferStatus.ACCEPTED))
+    offers = lock_offers(loan.offers.filter(status=OfferStatus.ACCEPTED))  # every one, funded or not
     offers_release(offers, OfferStatus.EXPIRED)
-    lender_id = loan.lender_id
     loan_drop_lender(loan, LoanStatus.OPEN)
     notify(
-        Event(
-            lender_id,
-            NotificationKind.OFFER_EXPIRED,
-            f"You did not fund loan #{loan.pk} in time; your accepted offer expired and its hold was released.",
-            loan.pk,
+        *(
+            Event(
+                o.lender_id,
+                NotificationKind.OFFER_EXPIRED,
+                f"You did not fund loan #{loan.pk} in time; your accepted offer expired and its hold was released."
+                if o.funded_at is None
+                else f"Loan #{loan.pk} was not funded by every lender in time; your offer expired and its hold was released.",
+                loan.pk,
+            )
+            for o in offers
         ),
         Event(
             loan.borrower_id,

@@ -47,6 +47,12 @@ OFFER_TRANSITIONS: dict[str, set[str]] = {
 LIVE_LOAN_STATUSES = (LoanStatus.OPEN, LoanStatus.OFFERED)
 
 
+class NoteStatus(models.TextChoices):
+    ACTIVE = "ACTIVE"
+    REPAID = "REPAID"
+    CHARGED_OFF = "CHARGED_OFF"
+
+
 class Loan(models.Model):
     borrower = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="loans_borrowed")
     lender = models.ForeignKey(
@@ -66,6 +72,10 @@ class Loan(models.Model):
     accepted_at = models.DateTimeField(null=True, blank=True)
     funded_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
+    # Set at accept, cleared when the lenders are dropped: the accepted offers' lenders in fill order,
+    # and installment 1's amount (the notes' rows 1 summed), so reads need no query per loan.
+    lender_ids = models.JSONField(default=list, blank=True)
+    first_installment = models.DecimalField(**MONEY, null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -92,7 +102,9 @@ class Loan(models.Model):
         return self.lender_id is not None and self.interest_rate is not None
 
     def monthly_payment_amount(self) -> Decimal | None:
-        """Row 1's payment at the accepted rate; None until an offer is accepted."""
+        """Installment 1's amount (its notes' rows 1 summed); None until the offers are chosen."""
+        if self.first_installment is not None:
+            return self.first_installment
         if not self.rate_is_known():
             return None
         from loans.schedule import first_payment
@@ -104,7 +116,14 @@ class Offer(models.Model):
     loan = models.ForeignKey(Loan, on_delete=models.PROTECT, related_name="offers")
     lender = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="offers")
     interest_rate = models.DecimalField(**RATE)
-    # What this offer holds of the lender's balance now: total_loan_amount while live, 0 afterwards.
+    # How much of the loan this lender offers to fund (the whole amount when left out), what accept
+    # filled of it and its share of the fee; funded_at once its lender confirmed.
+    amount = models.DecimalField(**MONEY)
+    filled_amount = models.DecimalField(**MONEY, null=True, blank=True)
+    fee = models.DecimalField(**MONEY, null=True, blank=True)
+    funded_at = models.DateTimeField(null=True, blank=True)
+    # What this offer holds of the lender's balance now: amount + fee hold while PENDING, filled_amount
+    # + fee once ACCEPTED on a loan not yet funded, 0 afterwards.
     reserved_amount = models.DecimalField(**MONEY, default=ZERO)
     status = models.CharField(max_length=16, choices=OfferStatus.choices, default=OfferStatus.PENDING, db_index=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
@@ -118,9 +137,12 @@ class Offer(models.Model):
             models.UniqueConstraint(
                 fields=["loan", "lender"], condition=Q(status="PENDING"), name="offer_one_pending_per_lender"
             ),
-            models.UniqueConstraint(
-                fields=["loan"], condition=Q(status="ACCEPTED"), name="offer_one_accepted_per_loan"
+            models.CheckConstraint(condition=Q(amount__gt=0), name="offer_amount_positive"),
+            models.CheckConstraint(
+                condition=Q(filled_amount__isnull=True) | (Q(filled_amount__gt=0) & Q(filled_amount__lte=F("amount"))),
+                name="offer_filled_within_amount",
             ),
+            models.CheckConstraint(condition=Q(fee__isnull=True) | Q(fee__gte=0), name="offer_fee_non_negative"),
             models.CheckConstraint(
                 condition=Q(status__in=["PENDING", "ACCEPTED"]) | Q(reserved_amount=0),
                 name="offer_hold_only_while_live",
@@ -158,6 +180,61 @@ class Payment(models.Model):
 
     def amount_due(self) -> Decimal:
         return self.amount + self.late_fee
+
+
+class Note(models.Model):
+    """A lender's part of a funded loan (one per accepted offer), repaid by its own schedule (NotePayment)."""
+
+    loan = models.ForeignKey(Loan, on_delete=models.PROTECT, related_name="notes")
+    lender = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="notes")
+    offer = models.OneToOneField(Offer, on_delete=models.PROTECT, related_name="note")
+    amount = models.DecimalField(**MONEY)
+    interest_rate = models.DecimalField(**RATE)
+    fee = models.DecimalField(**MONEY)
+    status = models.CharField(max_length=16, choices=NoteStatus.choices, default=NoteStatus.ACTIVE, db_index=True)
+    charged_off_principal = models.DecimalField(**MONEY, default=ZERO)
+    funded_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-funded_at", "-id"]
+        indexes = [models.Index(fields=["lender", "-id"])]
+        constraints = [
+            models.UniqueConstraint(fields=["loan", "lender"], name="note_one_per_lender_per_loan"),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="note_amount_positive"),
+            models.CheckConstraint(condition=Q(fee__gte=0), name="note_fee_non_negative"),
+            models.CheckConstraint(condition=Q(interest_rate__gte=0, interest_rate__lte=100), name="note_rate_range"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Note #{self.pk} {self.amount} at {self.interest_rate}% of loan #{self.loan_id} ({self.status})"
+
+
+class NotePayment(models.Model):
+    """A note's row of one installment: the installment's amount, principal and interest are the sums
+    of its rows; late_fee is the note's share of the installment's late fee once it is paid. A row is
+    paid exactly when its installment is (one flag, on Payment, so the two cannot disagree)."""
+
+    note = models.ForeignKey(Note, on_delete=models.PROTECT, related_name="rows")
+    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="note_rows")
+    number = models.PositiveSmallIntegerField()
+    amount = models.DecimalField(**MONEY)
+    principal = models.DecimalField(**MONEY)
+    interest = models.DecimalField(**MONEY)
+    late_fee = models.DecimalField(**MONEY, default=ZERO)
+
+    class Meta:
+        ordering = ["note_id", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["note", "number"], name="note_payment_number_unique_per_note"),
+            models.UniqueConstraint(fields=["payment", "note"], name="note_payment_one_row_per_note"),
+            models.CheckConstraint(
+                condition=Q(amount__gte=0, principal__gte=0, interest__gte=0, late_fee__gte=0),
+                name="note_payment_parts_non_negative",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Row {self.number} of note #{self.note_id}"
 
 
 class NotificationKind(models.TextChoices):

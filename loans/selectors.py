@@ -3,10 +3,12 @@
 from decimal import Decimal
 
 from django.conf import settings
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import DecimalField, Exists, F, OuterRef, Q, QuerySet, Subquery, Sum
 
-from lenme.api.errors import Forbidden, NotFound
-from loans.models import LIVE_LOAN_STATUSES, Loan, Notification, Offer, OfferStatus, Payment
+from lenme.errors import Forbidden, NotFound
+from lenme.money import MONEY
+from loans import policies
+from loans.models import LIVE_LOAN_STATUSES, Loan, Note, NotePayment, Notification, Offer, OfferStatus, Payment
 from loans.schedule import build_schedule
 
 
@@ -18,9 +20,26 @@ def loan_is_visible(loan: Loan, user) -> bool:
     """Borrower, lender, anyone who made an offer on it, and everyone while it is OPEN or OFFERED."""
     if not user.is_authenticated:
         return False
-    if loan.borrower_id == user.pk or loan.lender_id == user.pk or loan.status in LIVE_LOAN_STATUSES:
+    if policies.is_borrower(loan, user) or policies.is_lender(loan, user) or loan.status in LIVE_LOAN_STATUSES:
         return True
     return Offer.objects.filter(loan=loan, lender=user).exists()
+
+
+def _lends_on(user) -> Exists:
+    """A lender of an accepted offer (funded or not) or of a note: every lender in `lenders`."""
+    return Exists(Offer.objects.filter(loan=OuterRef("pk"), lender=user, status=OfferStatus.ACCEPTED))
+
+
+def with_principal_outstanding(queryset: QuerySet[Loan]) -> QuerySet[Loan]:
+    """Annotate each loan with the principal of its unpaid installments, in the same query."""
+    unpaid = (
+        Payment.objects.filter(loan=OuterRef("pk"), paid=False)
+        .order_by()
+        .values("loan")
+        .annotate(total=Sum("principal"))
+        .values("total")
+    )
+    return queryset.annotate(principal_outstanding_sum=Subquery(unpaid, output_field=DecimalField(**MONEY)))
 
 
 def loans_visible(*, user) -> QuerySet[Loan]:
@@ -34,8 +53,7 @@ def loan_get(*, loan_id: int, user, with_payments: bool = False) -> Loan:
         raise NotFound("No such loan.")
     if with_payments:
         # The schedule is the parties' business, as GET .../payments/ says: others see an empty list.
-        is_party = user.pk in (loan.borrower_id, loan.lender_id)
-        loan.schedule = list(loan.payments.order_by("number")) if is_party else []
+        loan.schedule = list(loan.payments.order_by("number")) if policies.may_see_schedule(loan, user) else []
     return loan
 
 
@@ -43,12 +61,12 @@ def loan_list(*, user, status: str | None = None, role: str | None = None) -> Qu
     if role == "borrower":
         queryset = Loan.objects.filter(borrower=user)
     elif role == "lender":
-        queryset = Loan.objects.filter(lender=user)
+        queryset = Loan.objects.filter(Q(lender=user) | _lends_on(user))
     else:
-        queryset = Loan.objects.filter(Q(borrower=user) | Q(lender=user))
+        queryset = Loan.objects.filter(Q(borrower=user) | Q(lender=user) | _lends_on(user))
     if status:
         queryset = queryset.filter(status=status)
-    return queryset.order_by("-created_at", "-id")
+    return with_principal_outstanding(queryset).order_by("-created_at", "-id")
 
 
 def loan_available_list(
@@ -93,9 +111,61 @@ def offer_list(*, loan: Loan, user) -> QuerySet[Offer]:
 
 
 def payment_list(*, loan: Loan, user) -> QuerySet[Payment]:
-    if user.pk not in (loan.borrower_id, loan.lender_id):
+    if not policies.may_see_schedule(loan, user):
         raise Forbidden("Only the borrower and the lender see the schedule.")
     return loan.payments.order_by("number")
+
+
+def notes_with_figures(queryset: QuerySet[Note]) -> QuerySet[Note]:
+    """Each note's figures from its rows, in the same query: principal outstanding (unpaid rows; 0.00
+    once REPAID), principal repaid, interest and late fees received (paid rows)."""
+
+    def rows_sum(field: str, paid: bool) -> Subquery:
+        total = (
+            NotePayment.objects.filter(note=OuterRef("pk"), payment__paid=paid)
+            .order_by()
+            .values("note")
+            .annotate(total=Sum(field))
+            .values("total")
+        )
+        return Subquery(total, output_field=DecimalField(**MONEY))
+
+    return queryset.annotate(
+        unpaid_principal=rows_sum("principal", False),
+        paid_principal=rows_sum("principal", True),
+        paid_interest=rows_sum("interest", True),
+        paid_late_fees=rows_sum("late_fee", True),
+    )
+
+
+def note_list(*, user, status: str | None = None) -> QuerySet[Note]:
+    """The caller's notes (as lender), newest first."""
+    queryset = Note.objects.filter(lender=user)
+    if status:
+        queryset = queryset.filter(status=status)
+    return notes_with_figures(queryset).order_by("-funded_at", "-id")
+
+
+def note_get(*, note_id: int, user) -> Note:
+    """A note with its rows, for its lender or its loan's borrower (anyone else: 404)."""
+    note = notes_with_figures(Note.objects.select_related("loan").filter(pk=note_id)).first()
+    if note is None or not policies.may_see_note(note, user):
+        raise NotFound("No such note.")
+    note.schedule = list(
+        note.rows.select_related("payment").order_by("number").annotate(due_date=F("payment__due_date"))
+    )
+    return note
+
+
+def loan_note_list(*, loan: Loan, user) -> QuerySet[Note]:
+    """The borrower sees every note of the loan, a lender its own; anyone else who can see it: 403."""
+    if policies.is_borrower(loan, user):
+        queryset = Note.objects.filter(loan=loan)
+    elif policies.is_lender(loan, user) or Note.objects.filter(loan=loan, lender=user).exists():
+        queryset = Note.objects.filter(loan=loan, lender=user)
+    else:
+        raise Forbidden("Only the borrower and the loan's lenders see its notes.")
+    return notes_with_figures(queryset).order_by("id")
 
 
 def notification_list(*, user) -> QuerySet[Notification]:
@@ -115,13 +185,7 @@ def loan_action_check(
             raise NotFound("No such offer on this loan.")
     if payment_id is not None and not Payment.objects.filter(loan=loan, pk=payment_id).exists():
         raise NotFound("No such payment on this loan.")
-    allowed = {
-        "borrower": loan.borrower_id == user.pk,
-        "lender": loan.lender_id is not None and loan.lender_id == user.pk,
-        "not_borrower": loan.borrower_id != user.pk,
-        "offer_lender": offer is not None and offer.lender_id == user.pk,
-    }[role]
-    if not allowed:
+    if not policies.role_allows(role, loan=loan, user=user, offer_lender_id=offer.lender_id if offer else None):
         raise Forbidden("Your role on this loan does not allow this.")
 
 

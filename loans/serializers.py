@@ -2,11 +2,13 @@
 
 from decimal import Decimal
 
+from django.db.models import Sum
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from lenme.api.fields import MoneyField, QueryIntegerField, RateField, StrictBooleanField, StrictIntegerField
-from loans.models import Loan, LoanStatus, Notification, Offer, Payment
+from lenme.money import ZERO
+from loans.models import Loan, LoanStatus, Note, NotePayment, NoteStatus, Notification, Offer, Payment
 
 LOAN_AMOUNT = dict(min_value=Decimal("1.00"), max_value=Decimal("1000000.00"))
 
@@ -28,12 +30,36 @@ class LoanCreateSerializer(serializers.Serializer):
 
 class OfferCreateSerializer(serializers.Serializer):
     interest_rate = RateField()
+    amount = MoneyField(
+        required=False,
+        max_value=LOAN_AMOUNT["max_value"],
+        help_text="(v2) How much of the loan this offer funds: min(LENME_MIN_NOTE, loan amount) (default 25.00) "
+        "to the loan's amount, else 400. Left out: the whole loan (v1).",
+    )
 
 
 class AcceptSerializer(serializers.Serializer):
     offer_id = StrictIntegerField(
-        required=False, min_value=1, help_text="Default: the best PENDING offer (lowest rate, then oldest)."
+        required=False, min_value=1, help_text="Accept this one offer (v1). Not with `offer_ids`."
     )
+    offer_ids = serializers.ListField(
+        child=StrictIntegerField(min_value=1),
+        required=False,
+        allow_empty=False,
+        max_length=1000,
+        help_text="(v2) The offers to fill, in the order lowest rate, oldest, lowest id: a non-empty list of "
+        "distinct ids of offers on this loan (else 400). Default (neither field): every PENDING offer.",
+    )
+
+    def validate(self, attrs: dict) -> dict:
+        if "offer_id" in attrs and "offer_ids" in attrs:
+            raise serializers.ValidationError(
+                {"non_field_errors": ["Send `offer_id` or `offer_ids`, not both."]}, code="exclusive"
+            )
+        ids = attrs.get("offer_ids")
+        if ids is not None and len(set(ids)) != len(ids):
+            raise serializers.ValidationError({"offer_ids": ["Each offer id may appear once."]}, code="unique")
+        return attrs
 
 
 class AutopaySerializer(serializers.Serializer):
@@ -67,21 +93,51 @@ class PaymentSerializer(serializers.ModelSerializer):
 
 
 class LoanSerializer(serializers.ModelSerializer):
+    lender = serializers.IntegerField(
+        source="lender_id", allow_null=True, help_text="The lender when exactly one offer was accepted, else null."
+    )
+    lenders = serializers.ListField(
+        source="lender_ids",
+        child=serializers.IntegerField(),
+        help_text="(v2) The accepted offers' lenders, in fill order (lowest rate, oldest, lowest id); [] before.",
+    )
     amount = MoneyField()
     interest_rate = RateField(
-        allow_null=True, help_text="The requested maximum until an offer is accepted, then the accepted rate."
+        allow_null=True,
+        help_text="The requested maximum until offers are accepted, then the accepted rate; with several notes "
+        "their average weighted by note amount, rounded half-up to two decimals.",
     )
     lenme_fee = MoneyField(positive=False)
-    total_loan_amount = MoneyField(help_text="amount + lenme_fee: what the lender pays.")
-    monthly_payment_amount = MoneyField(allow_null=True, help_text="Row 1's payment; null until an offer is accepted.")
+    total_loan_amount = MoneyField(help_text="amount + lenme_fee: what the lenders pay together.")
+    monthly_payment_amount = MoneyField(
+        allow_null=True, help_text="Installment 1's amount (the notes' rows 1 summed); null until offers are accepted."
+    )
+    principal_outstanding = serializers.SerializerMethodField(
+        help_text="(v2) The principal of the unpaid installments (the sum of its notes'); 0.00 before funding "
+        "and once COMPLETED."
+    )
 
     class Meta:
         model = Loan
         fields = [
-            "id", "borrower", "lender", "amount", "term_months", "interest_rate", "lenme_fee", "total_loan_amount",
-            "monthly_payment_amount", "status", "autopay", "created_at", "accepted_at", "funded_at", "completed_at",
+            "id", "borrower", "lender", "lenders", "amount", "term_months", "interest_rate", "lenme_fee",
+            "total_loan_amount", "monthly_payment_amount", "principal_outstanding", "status", "autopay",
+            "created_at", "accepted_at", "funded_at", "completed_at",
         ]  # fmt: skip
         read_only_fields = fields
+
+    @extend_schema_field(MoneyField(positive=False))
+    def get_principal_outstanding(self, loan: Loan) -> str:
+        if loan.funded_at is None or loan.status == LoanStatus.COMPLETED:
+            return f"{ZERO}"
+        value = getattr(loan, "principal_outstanding_sum", None)
+        if value is None:
+            schedule = getattr(loan, "schedule", None)
+            if schedule:
+                value = sum((p.principal for p in schedule if not p.paid), ZERO)
+            else:
+                value = loan.payments.filter(paid=False).aggregate(total=Sum("principal"))["total"]
+        return f"{(value or ZERO):.2f}"
 
 
 class LoanDetailSerializer(LoanSerializer):
@@ -103,12 +159,110 @@ class LoanDetailSerializer(LoanSerializer):
 
 class OfferSerializer(serializers.ModelSerializer):
     interest_rate = RateField()
-    reserved_amount = MoneyField(positive=False, help_text="What the offer holds of the lender's balance now.")
+    amount = MoneyField(help_text="(v2) How much of the loan the offer funds, as offered.")
+    filled_amount = MoneyField(
+        allow_null=True,
+        help_text="(v2) What accept filled of `amount` (the last filled offer may be filled in "
+        "part); null until accepted.",
+    )
+    fee = MoneyField(
+        positive=False,
+        allow_null=True,
+        help_text="(v2) This offer's share of `lenme_fee` (largest remainder); null until accepted.",
+    )
+    reserved_amount = MoneyField(
+        positive=False,
+        help_text="What the offer holds of the lender's balance now: amount + fee hold (lenme_fee * amount / "
+        "loan amount rounded up) while PENDING, filled_amount + fee once ACCEPTED, 0.00 once released or spent.",
+    )
 
     class Meta:
         model = Offer
-        fields = ["id", "loan", "lender", "interest_rate", "reserved_amount", "status", "created_at"]
+        fields = [
+            "id", "loan", "lender", "interest_rate", "amount", "filled_amount", "fee", "reserved_amount", "status",
+            "funded_at", "created_at",
+        ]  # fmt: skip
         read_only_fields = fields
+
+
+class NoteRowSerializer(serializers.ModelSerializer):
+    due_date = serializers.DateField()
+    amount = MoneyField(positive=False)
+    principal = MoneyField(positive=False)
+    interest = MoneyField(positive=False)
+    late_fee = MoneyField(positive=False, help_text="The note's share of the installment's late fee, once paid.")
+    paid = serializers.BooleanField(source="payment.paid")
+    status = serializers.SerializerMethodField()
+
+    class Meta:
+        model = NotePayment
+        fields = ["number", "due_date", "amount", "principal", "interest", "late_fee", "paid", "status"]
+        read_only_fields = fields
+
+    @extend_schema_field(serializers.ChoiceField(choices=["scheduled", "paid"]))
+    def get_status(self, row: NotePayment) -> str:
+        return "paid" if row.payment.paid else "scheduled"
+
+
+def _money_or_zero(value) -> str:
+    return f"{(value or ZERO):.2f}"
+
+
+class NoteSerializer(serializers.ModelSerializer):
+    amount = MoneyField(help_text="The offer's filled_amount.")
+    interest_rate = RateField()
+    fee = MoneyField(positive=False)
+    principal_outstanding = serializers.SerializerMethodField(help_text="The principal of its unpaid rows.")
+    principal_repaid = serializers.SerializerMethodField()
+    interest_received = serializers.SerializerMethodField()
+    late_fees_received = serializers.SerializerMethodField()
+    charged_off_principal = MoneyField(positive=False)
+    recoveries = serializers.SerializerMethodField(help_text="What it received after a charge-off (0.00 here).")
+
+    class Meta:
+        model = Note
+        fields = [
+            "id", "loan", "lender", "offer", "amount", "interest_rate", "fee", "status", "principal_outstanding",
+            "principal_repaid", "interest_received", "late_fees_received", "charged_off_principal", "recoveries",
+            "funded_at",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+    @extend_schema_field(MoneyField(positive=False))
+    def get_principal_outstanding(self, note: Note) -> str:
+        return _money_or_zero(None if note.status == NoteStatus.REPAID else note.unpaid_principal)
+
+    @extend_schema_field(MoneyField(positive=False))
+    def get_principal_repaid(self, note: Note) -> str:
+        return _money_or_zero(note.paid_principal)
+
+    @extend_schema_field(MoneyField(positive=False))
+    def get_interest_received(self, note: Note) -> str:
+        return _money_or_zero(note.paid_interest)
+
+    @extend_schema_field(MoneyField(positive=False))
+    def get_late_fees_received(self, note: Note) -> str:
+        return _money_or_zero(note.paid_late_fees)
+
+    @extend_schema_field(MoneyField(positive=False))
+    def get_recoveries(self, note: Note) -> str:
+        return f"{ZERO}"
+
+
+class NoteDetailSerializer(NoteSerializer):
+    payments = serializers.SerializerMethodField()
+
+    class Meta(NoteSerializer.Meta):
+        fields = [*NoteSerializer.Meta.fields, "payments"]
+        read_only_fields = fields
+
+    @extend_schema_field(NoteRowSerializer(many=True))
+    def get_payments(self, note: Note) -> list[dict]:
+        return NoteRowSerializer(note.schedule, many=True).data
+
+
+class NoteListQuerySerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=NoteStatus.choices, required=False)
 
 
 class QuoteQuerySerializer(serializers.Serializer):

@@ -21,6 +21,9 @@ urlpatterns = [
     path("loans/<int:loan_id>/reject/<int:offer_id>/", views.OfferRejectView.as_view(), name="offer-reject"),
     path("loans/<int:loan_id>/payments/", views.PaymentListView.as_view(), name="payment-list"),
     path("loans/<int:loan_id>/payments/<int:payment_id>/pay/", views.PaymentPayView.as_view(), name="payment-pay"),
+    path("loans/<int:loan_id>/notes/", views.LoanNoteListView.as_view(), name="loan-note-list"),
+    path("notes/", views.NoteListView.as_view(), name="note-list"),
+    path("notes/<int:note_id>/", views.NoteDetailView.as_view(), name="note-detail"),
     path("notifications/", views.NotificationListView.as_view(), name="notification-list"),
     path("notifications/<int:notification_id>/read/", views.NotificationReadView.as_view(), name="notification-read"),
 ]

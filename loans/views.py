@@ -19,6 +19,9 @@ from loans.serializers import (
     LoanDetailSerializer,
     LoanListQuerySerializer,
     LoanSerializer,
+    NoteDetailSerializer,
+    NoteListQuerySerializer,
+    NoteSerializer,
     NotificationSerializer,
     OfferCreateSerializer,
     OfferSerializer,
@@ -149,6 +152,7 @@ def _loan_action(
     example=None,
     tag: str = "loans",
 ):
+    examples_ = example if isinstance(example, list) else ([example] if example else None)
     return extend_schema(
         tags=[tag],
         summary=summary,
@@ -156,7 +160,7 @@ def _loan_action(
         request=request,
         parameters=[IDEMPOTENCY_KEY],
         responses={200: response, **errors(*statuses, conflicts=conflicts, idempotent=True)},
-        examples=[example] if example else None,
+        examples=examples_,
     )
 
 
@@ -204,11 +208,29 @@ class LoanAcceptView(LoanActionView):
     role = "borrower"
 
     @_loan_action(
-        "Accept an offer (borrower)",
-        description="Accepts `offer_id`, or by default the best PENDING offer (lowest rate, then oldest). Every other PENDING offer is rejected and released. An `offer_id` that is not an offer on this loan is 400; one that is not PENDING is 409 `invalid_state`.",
+        "Accept offers (borrower)",
+        description="Chooses the offers that fund the loan: by default every PENDING offer; with `offer_id`, that "
+        "one; with (v2) `offer_ids`, those (both fields at once, an empty or repeated list, or an id that is not an "
+        "offer on this loan: 400). The chosen offers are taken in order (lowest rate, then oldest, then lowest id), "
+        "each filled with the lesser of its `amount` and what is still uncovered, until the loan's `amount` is "
+        "covered; an offer filled in part stays one offer. A chosen offer that is not needed once the amount is "
+        "covered is rejected and released like every other PENDING offer (a reading where the contract is "
+        "silent). Each filled offer: ACCEPTED with `filled_amount` and `fee` (the fee split by largest remainder: "
+        "`lenme_fee * filled_amount / amount` rounded down, the missing cents one each to the largest remainders, "
+        "ties to the earlier filled) and its hold cut to `filled_amount + fee` at once. The loan: ACCEPTED with "
+        "`lenders` in fill order, `lender` (that one id, or null with several), `interest_rate` the average of "
+        "the filled rates weighted by `filled_amount`, half-up to two decimals. No PENDING offer, or a chosen "
+        "offer not PENDING: 409 `invalid_state`; chosen amounts below the loan's `amount`: 409 `not_covered`; "
+        "nothing changes on any error.",
         request=AcceptSerializer,
         statuses=(404, 403, 400),
-        example=examples.LOAN_ACCEPTED,
+        conflicts=("invalid_state", "not_covered"),
+        example=[
+            examples.THREE_NOTE_ACCEPT_REQUEST,
+            examples.LOAN_ACCEPTED,
+            examples.THREE_NOTE_ACCEPTED,
+            examples.NOT_COVERED,
+        ],
     )
     def post(self, request: Request, *args, **kwargs):
         return super().post(request, *args, **kwargs)
@@ -226,8 +248,16 @@ class LoanFundView(LoanActionView):
     role = "lender"
 
     @_loan_action(
-        "Fund an accepted loan (its lender)",
-        description="The lender pays `total_loan_amount` out of the offer's hold: the borrower receives `amount`, the platform `lenme_fee`; the schedule is created.",
+        "Fund an accepted loan (each of its lenders)",
+        description="With one accepted offer (v1): the lender pays `total_loan_amount` out of the offer's hold: the "
+        "borrower receives `amount`, the platform `lenme_fee`; the schedule is created. (v2) With several, each "
+        "lender of an accepted offer calls this (anyone else: 403): the call marks the caller's offer funded "
+        "(`funded_at` set, the hold kept) and answers the Loan, still ACCEPTED, with `payments: []`; a lender who "
+        "already funded: 409 `invalid_state`. The last lender's call funds the loan in that same transaction: "
+        "each lender pays `filled_amount + fee` out of its hold (one `funding` row of `filled_amount` to the "
+        "borrower and one `fee` row of `fee` to the platform per note, none for 0.00), the notes and the "
+        "schedule (each note amortized on its own amount and rate; each installment the sum of its notes' rows) "
+        "are created, and the answer is the Loan FUNDED with `payments`.",
         response=LoanDetailSerializer,
         example=examples.LOAN_FUNDED,
     )
@@ -263,6 +293,7 @@ class OfferListCreateView(LoanActionView):
         summary="Offers on a loan, lowest rate first then oldest",
         description="The borrower sees every offer but REJECTED ones; anyone else only their own.",
         responses={200: OfferSerializer(many=True), **errors(404, 400)},
+        examples=[examples.THREE_NOTE_OFFERS],
     )
     def get(self, request: Request, loan_id: int) -> Response:
         loan = selectors.loan_get(loan_id=loan_id, user=request.user)
@@ -273,7 +304,10 @@ class OfferListCreateView(LoanActionView):
     @extend_schema(
         tags=["offers"],
         summary="Make an offer (any user but the borrower)",
-        description="Reserves `total_loan_amount` of the lender's available balance. A rate above the loan's requested maximum is 400.",
+        description="Reserves the offer's hold of the lender's available balance: `amount + fee_hold`, where "
+        "`fee_hold` is `lenme_fee * amount / loan amount` rounded up to the cent (a whole-loan offer, `amount` "
+        "left out as in v1, holds exactly `total_loan_amount`). A rate above the loan's requested maximum, or an "
+        "`amount` outside min(LENME_MIN_NOTE, loan amount)..loan amount, is 400.",
         request=OfferCreateSerializer,
         parameters=[IDEMPOTENCY_KEY],
         responses={
@@ -284,6 +318,9 @@ class OfferListCreateView(LoanActionView):
         },
         examples=[
             OpenApiExample("Offer at 15%", value={"interest_rate": "15.00"}, request_only=True),
+            OpenApiExample(
+                "Offer 1000.00 of it at 14%", value={"interest_rate": "14.00", "amount": "1000.00"}, request_only=True
+            ),
             examples.OFFER_CREATED,
             examples.INSUFFICIENT_FUNDS,
         ],
@@ -356,6 +393,52 @@ class PaymentPayView(LoanActionView):
     def act(self, request: Request, loan_id: int, payment_id: int) -> Response:
         payment = services.payment_pay(loan_id=loan_id, payment_id=payment_id, borrower=request.user)
         return Response(PaymentSerializer(payment).data)
+
+
+class NoteListView(generics.ListAPIView):
+    serializer_class = NoteSerializer
+
+    @extend_schema(
+        tags=["notes"],
+        summary="The caller's notes (as lender), newest first",
+        parameters=[NoteListQuerySerializer],
+        responses={200: NoteSerializer(many=True), **errors(400)},
+    )
+    def get(self, request: Request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        return selectors.note_list(user=self.request.user, **_query(NoteListQuerySerializer, self.request))
+
+
+class NoteDetailView(APIView):
+    @extend_schema(
+        tags=["notes"],
+        summary="A note with its row of each installment (its lender or its loan's borrower)",
+        description="Anyone else: 404. `payments` lists the note's row of each installment; `late_fee` is its "
+        "share of the installment's late fee (by the rows' amounts, largest remainder, ties to the lower note "
+        "id), set when the installment is paid.",
+        responses={200: NoteDetailSerializer, **errors(404)},
+    )
+    def get(self, request: Request, note_id: int) -> Response:
+        return Response(NoteDetailSerializer(selectors.note_get(note_id=note_id, user=request.user)).data)
+
+
+class LoanNoteListView(APIView):
+    pagination_class = generics.ListAPIView.pagination_class
+
+    @extend_schema(
+        tags=["notes"],
+        summary="The notes of a loan, by ascending id",
+        description="The borrower sees every note, a lender (of an accepted offer or a note) its own; before "
+        "funding the page is empty. Other users who can see the loan: 403.",
+        responses={200: NoteSerializer(many=True), **errors(404, 403, 400)},
+    )
+    def get(self, request: Request, loan_id: int) -> Response:
+        loan = selectors.loan_get(loan_id=loan_id, user=request.user)
+        paginator = self.pagination_class()
+        page = paginator.paginate_queryset(selectors.loan_note_list(loan=loan, user=request.user), request, view=self)
+        return paginator.get_paginated_response(NoteSerializer(page, many=True).data)
 
 
 class NotificationListView(generics.ListAPIView):

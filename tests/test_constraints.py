@@ -28,9 +28,9 @@ def profile_of(user) -> Profile:
 def insert_offer(loan_id: int, lender_id: int, status: str, reserved: str = "0.00") -> None:
     now = timezone.now()
     raw(
-        "INSERT INTO loans_offer (loan_id, lender_id, interest_rate, reserved_amount, status, created_at, updated_at)"
-        " VALUES (%s, %s, %s, %s, %s, %s, %s)",
-        [loan_id, lender_id, Decimal("9.00"), Decimal(reserved), status, now, now],
+        "INSERT INTO loans_offer (loan_id, lender_id, interest_rate, amount, reserved_amount, status, created_at,"
+        " updated_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",  # v2: an offer has its `amount`
+        [loan_id, lender_id, Decimal("9.00"), Decimal("100.00"), Decimal(reserved), status, now, now],
     )
 
 
@@ -116,16 +116,18 @@ def test_an_old_offer_does_not_block_a_new_pending_one(loan, lender):
     assert Offer.objects.filter(loan_id=loan["id"], lender=lender).count() == 3
 
 
-def test_a_second_accepted_offer_on_one_loan_is_refused(loan, borrower, lender, lender2):
+def test_an_offer_cannot_be_filled_beyond_its_amount(loan, borrower, lender, lender2):
+    """v2 lets several offers be ACCEPTED on one loan (the v1 constraint `offer_one_accepted_per_loan`
+    is gone with notes); what must never break is a fill above the offer's amount."""
     make_offer(lender, loan)
     other = make_offer(lender2, loan)
     accepted = client_for(borrower).post(f"/api/loans/{loan['id']}/accept/", {}, format="json")
     assert accepted.status_code == 200
 
-    with pytest.raises(IntegrityError, match="offer_one_accepted_per_loan|UNIQUE constraint failed: loans_offer"):
-        raw("UPDATE loans_offer SET status = 'ACCEPTED' WHERE id = %s", [other["id"]])
-    with pytest.raises(IntegrityError, match="offer_one_accepted_per_loan|UNIQUE constraint failed: loans_offer"):
-        insert_offer(loan["id"], lender2.pk, "ACCEPTED")
+    with pytest.raises(IntegrityError, match="offer_filled_within_amount|CHECK constraint failed"):
+        raw("UPDATE loans_offer SET filled_amount = amount + 1 WHERE id = %s", [other["id"]])
+    with pytest.raises(IntegrityError, match="offer_amount_positive|CHECK constraint failed"):
+        raw("UPDATE loans_offer SET amount = 0 WHERE id = %s", [other["id"]])
     assert Offer.objects.filter(loan_id=loan["id"], status="ACCEPTED").count() == 1
 
 

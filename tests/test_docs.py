@@ -45,6 +45,10 @@ CONTRACT = {
     ("post", "/api/webhooks/{}/enable/"),
     ("get", "/healthz"),
     ("get", "/readyz"),
+    # v2: Notes
+    ("get", "/api/notes/"),
+    ("get", "/api/notes/{}/"),
+    ("get", "/api/loans/{}/notes/"),
 }
 NO_AUTH = {
     ("post", "/api/auth/register/"),

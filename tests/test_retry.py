@@ -80,7 +80,7 @@ def test_deposit_succeeds_after_two_deadlocks(user, monkeypatch, key):
 @outside_the_test_transaction
 def test_fund_succeeds_after_a_deadlock_and_moves_the_money_once(monkeypatch, settings):
     from accounts.services import platform_user
-    from loans import services
+    from loans.services import notes as services
 
     settings.LENME_DB_RETRIES = 4
     platform_user()  # a transactional test's flush removed the fee account; fund would recreate it

@@ -10,95 +10,23 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework.views import set_rollback
 
+from lenme.errors import (  # noqa: F401 - re-exported: the HTTP layer's view of the domain errors
+    AlreadyPaid,
+    Conflict,
+    DomainError,
+    DuplicateOffer,
+    Forbidden,
+    IdempotencyInFlight,
+    IdempotencyKeyReused,
+    InsufficientFunds,
+    InvalidState,
+    NotCovered,
+    NotFound,
+    OutOfOrder,
+    ValidationFailed,
+)
+
 PROBLEM_CONTENT_TYPE = "application/problem+json"
-
-
-class DomainError(Exception):
-    """A business rule refused the operation; status and code are what clients see."""
-
-    status_code = status.HTTP_409_CONFLICT
-    code = "conflict"
-    title = "Conflict"
-    default_detail = "The request conflicts with the current state."
-
-    def __init__(self, detail: str | None = None, *, errors: list[dict[str, Any]] | None = None):
-        self.detail = detail or self.default_detail
-        self.errors = errors
-        super().__init__(self.detail)
-
-
-class NotFound(DomainError):
-    status_code = status.HTTP_404_NOT_FOUND
-    code = "not_found"
-    title = "Not found"
-    default_detail = "Not found."
-
-
-class Forbidden(DomainError):
-    status_code = status.HTTP_403_FORBIDDEN
-    code = "permission_denied"
-    title = "Permission denied"
-    default_detail = "You do not have permission to perform this action."
-
-
-class ValidationFailed(DomainError):
-    status_code = status.HTTP_400_BAD_REQUEST
-    code = "validation_error"
-    title = "Invalid input"
-    default_detail = "The request has invalid fields."
-
-    @classmethod
-    def field(cls, field: str | None, detail: str, code: str = "invalid") -> "ValidationFailed":
-        return cls(detail, errors=[{"field": field, "code": code, "detail": detail}])
-
-
-class InvalidState(DomainError):
-    code = "invalid_state"
-    title = "Invalid state"
-    default_detail = "The object is not in a state that allows this."
-
-
-class DuplicateOffer(DomainError):
-    code = "duplicate_offer"
-    title = "Duplicate offer"
-    default_detail = "You already have a pending offer on this loan."
-
-
-class InsufficientFunds(DomainError):
-    code = "insufficient_funds"
-    title = "Insufficient funds"
-    default_detail = "Your available balance is below what this action needs."
-
-
-class OutOfOrder(DomainError):
-    code = "out_of_order"
-    title = "Out of order"
-    default_detail = "An earlier installment is still unpaid."
-
-
-class AlreadyPaid(DomainError):
-    code = "already_paid"
-    title = "Already paid"
-    default_detail = "This installment is already paid."
-
-
-class Conflict(DomainError):
-    code = "conflict"
-    title = "Conflict"
-    default_detail = "The operation lost a race with another request; it is safe to retry."
-
-
-class IdempotencyInFlight(DomainError):
-    code = "idempotency_in_flight"
-    title = "Request in flight"
-    default_detail = "A request with this Idempotency-Key is still being processed; retry later."
-
-
-class IdempotencyKeyReused(DomainError):
-    status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
-    code = "idempotency_key_reused"
-    title = "Idempotency key reused"
-    default_detail = "This Idempotency-Key was used with a different request."
 
 
 _DRF_CODES = {

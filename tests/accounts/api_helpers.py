@@ -14,13 +14,30 @@ ISO_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|\+00:00)$")
 DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 ACCOUNT_FIELDS = {"id", "username", "balance", "reserved_balance", "available_balance"}
-TRANSACTION_FIELDS = {"id", "kind", "from_user", "to_user", "amount", "loan", "note", "created_at"}
+# v2 added `note_id` and `payment` to transactions, `lenders` and `principal_outstanding` to loans and
+# `amount`, `filled_amount`, `fee`, `funded_at` to offers (API.md, Notes).
+TRANSACTION_FIELDS = {
+    "id",
+    "kind",
+    "from_user",
+    "to_user",
+    "amount",
+    "loan",
+    "note",
+    "note_id",
+    "payment",
+    "created_at",
+}
 LOAN_FIELDS = {
-    "id", "borrower", "lender", "amount", "term_months", "interest_rate", "lenme_fee", "total_loan_amount",
-    "monthly_payment_amount", "status", "autopay", "created_at", "accepted_at", "funded_at", "completed_at",
+    "id", "borrower", "lender", "lenders", "amount", "term_months", "interest_rate", "lenme_fee", "total_loan_amount",
+    "monthly_payment_amount", "principal_outstanding", "status", "autopay", "created_at", "accepted_at", "funded_at",
+    "completed_at",
 }  # fmt: skip
 LOAN_DETAIL_FIELDS = LOAN_FIELDS | {"payments"}
-OFFER_FIELDS = {"id", "loan", "lender", "interest_rate", "reserved_amount", "status", "created_at"}
+OFFER_FIELDS = {
+    "id", "loan", "lender", "interest_rate", "amount", "filled_amount", "fee", "reserved_amount", "status", "funded_at",
+    "created_at",
+}  # fmt: skip
 PAYMENT_FIELDS = {
     "id", "loan", "number", "due_date", "amount", "principal", "interest", "late_fee", "overdue", "paid", "paid_at",
     "loan_status",

@@ -36,12 +36,14 @@ def test_create_loan_returns_the_loan_with_every_field(borrower, borrower_api):
     assert {k: v for k, v in loan.items() if k not in ("id", "created_at")} == {
         "borrower": borrower.pk,
         "lender": None,
+        "lenders": [],  # v2
         "amount": "5000.00",
         "term_months": 6,
         "interest_rate": "15.00",
         "lenme_fee": "3.75",
         "total_loan_amount": "5003.75",
         "monthly_payment_amount": None,
+        "principal_outstanding": "0.00",  # v2
         "status": "OPEN",
         "autopay": False,
         "accepted_at": None,

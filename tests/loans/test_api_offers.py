@@ -44,8 +44,12 @@ def test_offer_reserves_total_loan_amount_and_makes_the_loan_offered(borrower_ap
         "loan": loan["id"],
         "lender": lender.pk,
         "interest_rate": "12.50",
+        "amount": "5000.00",  # v2: left out, the whole loan
+        "filled_amount": None,
+        "fee": None,
         "reserved_amount": "5003.75",
         "status": "PENDING",
+        "funded_at": None,
     }
     assert balances(lender_api) == HOLDING_ONE
     loan_now = borrower_api.get(f"/api/loans/{loan['id']}/").json()

@@ -1,0 +1,117 @@
+"""Installment payments: each pays amount + late fee from the borrower to its notes' lenders."""
+
+from django.db.models import Exists, OuterRef
+from django.utils import timezone
+
+from accounts.models import TransactionKind
+from accounts.services import ledger_transfer, profiles_save
+from lenme.db import atomic_retry
+from lenme.errors import (
+    AlreadyPaid,
+    InsufficientFunds,
+    InvalidState,
+    NotFound,
+    OutOfOrder,
+)
+from lenme.locks import lock_payments, lock_profiles
+from lenme.money import ZERO, split_largest_remainder
+from loans.models import (
+    Loan,
+    LoanStatus,
+    Note,
+    NotePayment,
+    NoteStatus,
+    NotificationKind,
+    Payment,
+)
+from loans.notifications import Event, notify
+from loans.services.common import _locked_visible_loan, _require_borrower, _save_loan, transition
+
+
+def payment_settle(*, loan: Loan, payment: Payment) -> None:
+    """Pay one installment to its notes' lenders: each note its row plus its share of the late fee
+    (largest remainder over the rows' amounts, ties to the lower note id), one repayment row per note
+    (none for 0.00). The caller holds the loan's and the payment's locks (which guard its note rows)
+    and has checked the order. Raises InsufficientFunds before writing anything."""
+    rows = list(NotePayment.objects.filter(payment=payment).select_related("note").order_by("note_id"))
+    if not rows:  # pragma: no cover - funding writes a row per note for every installment
+        raise InvalidState(f"Installment {payment.number} of loan #{loan.pk} has no note rows.")
+    profiles = lock_profiles([loan.borrower_id, *(r.note.lender_id for r in rows)])
+    borrower_profile = profiles[loan.borrower_id]
+    due = payment.amount_due()
+    if not borrower_profile.has_sufficient_funds(due):
+        raise InsufficientFunds(
+            f"This installment needs {due}; your available balance is {borrower_profile.available_balance():.2f}."
+        )
+    shares = split_largest_remainder(payment.late_fee, [r.amount for r in rows])
+    several = len(rows) > 1
+    if sum((r.amount for r in rows), ZERO) != payment.amount:
+        if several:  # pragma: no cover - funding writes installments as the sums of their rows
+            raise InvalidState(f"Installment {payment.number} of loan #{loan.pk} does not match its notes' rows.")
+        parts = [due]  # one note (v1): it is paid the installment, exactly as v1 paid its lender
+    else:
+        parts = [row.amount + share for row, share in zip(rows, shares, strict=True)]
+    entries = []
+    for row, share, part in zip(rows, shares, parts, strict=True):
+        row.late_fee = share
+        if part > 0:  # no ledger row for 0.00
+            entries.append(
+                ledger_transfer(
+                    kind=TransactionKind.REPAYMENT,
+                    amount=part,
+                    from_profile=borrower_profile,
+                    to_profile=profiles[row.note.lender_id],
+                    loan=loan,
+                    payment=payment,
+                    loan_note=row.note,
+                    note=f"Loan #{loan.pk} installment {payment.number}"
+                    + (f" (note #{row.note_id})" if several else ""),
+                )
+            )
+    profiles_save(profiles.values(), entries)
+    if payment.late_fee > 0:
+        NotePayment.objects.bulk_update(rows, ["late_fee"])
+    payment.paid = True
+    payment.paid_at = timezone.now()
+    payment.save(update_fields=["paid", "paid_at"])
+    events = [
+        Event(
+            row.note.lender_id,
+            NotificationKind.PAYMENT_RECEIVED,
+            f"Installment {payment.number} of loan #{loan.pk} paid: {due}."
+            if not several
+            else f"Installment {payment.number} of loan #{loan.pk} paid: {part} to your note #{row.note_id}.",
+            loan.pk,
+        )
+        for row, part in zip(rows, parts, strict=True)
+    ]
+    if payment.number == loan.term_months:
+        transition(loan, LoanStatus.COMPLETED)
+        loan.completed_at = payment.paid_at
+        _save_loan(loan, "status", "completed_at")
+        Note.objects.filter(loan=loan).update(status=NoteStatus.REPAID)
+        events += [
+            Event(uid, NotificationKind.LOAN_COMPLETED, f"Loan #{loan.pk} is repaid in full.", loan.pk)
+            for uid in (loan.borrower_id, *dict.fromkeys(r.note.lender_id for r in rows))
+        ]
+    payment.loan = loan
+    notify(*events)
+
+
+@atomic_retry
+def payment_pay(*, loan_id: int, payment_id: int, borrower) -> Payment:
+    loan = _locked_visible_loan(loan_id, borrower)
+    earlier_unpaid = Payment.objects.filter(loan=OuterRef("loan"), number__lt=OuterRef("number"), paid=False)
+    payments = lock_payments(loan.payments.filter(pk=payment_id).annotate(earlier_unpaid=Exists(earlier_unpaid)))
+    if not payments:
+        raise NotFound("No such payment on this loan.")
+    payment = payments[0]
+    _require_borrower(loan, borrower)
+    if payment.paid:
+        raise AlreadyPaid()
+    if loan.status != LoanStatus.FUNDED:  # pragma: no cover - unpaid rows exist only on FUNDED loans
+        raise InvalidState(f"The loan is {loan.status}.")
+    if payment.earlier_unpaid:
+        raise OutOfOrder()
+    payment_settle(loan=loan, payment=payment)
+    return payment
