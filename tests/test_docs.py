@@ -39,6 +39,7 @@ CONTRACT = {
     ("get", "/api/notes/"),
     ("get", "/api/notes/{}/"),
     ("get", "/api/loans/{}/notes/"),
+    ("get", "/api/portfolio/"),
 }
 NO_AUTH = {("post", "/api/auth/register/"), ("post", "/api/auth/token/"), ("get", "/api/loans/quote/")}
 HTTP_METHODS = {"get", "put", "patch", "post", "delete", "head", "options", "trace"}
