@@ -14,7 +14,7 @@ def ref_round(x: Fraction) -> Decimal:
     whole = int(cents)  # non-negative here
     if cents - whole >= Fraction(1, 2):
         whole += 1
-    return Decimal(whole) / 100
+    return (Decimal(whole) / 100).quantize(Decimal("0.01"))
 
 
 def ref_schedule(amount: str, rate: str, n: int) -> list[tuple[Decimal, Decimal, Decimal]]:
