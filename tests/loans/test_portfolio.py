@@ -154,13 +154,17 @@ def test_borrower_figures_match_the_ledger(book):
     x_rows = [
         sum(parts)
         for parts in zip(
-            [p for _, p, _ in ref_schedule("700.00", "9.00", 6)], [p for _, p, _ in ref_schedule("300.00", "13.00", 6)]
+            [p for _, p, _ in ref_schedule("700.00", "9.00", 6)],
+            [p for _, p, _ in ref_schedule("300.00", "13.00", 6)],
+            strict=True,
         )
     ]
     y_rows = [
         sum(parts)
         for parts in zip(
-            [p for _, p, _ in ref_schedule("250.00", "17.50", 4)], [p for _, p, _ in ref_schedule("550.00", "11.00", 4)]
+            [p for _, p, _ in ref_schedule("250.00", "17.50", 4)],
+            [p for _, p, _ in ref_schedule("550.00", "11.00", 4)],
+            strict=True,
         )
     ]
     x3 = Payment.objects.get(loan=X, number=3)
