@@ -202,7 +202,15 @@ SPECTACULAR_SETTINGS = {
         "- Usernames are unique regardless of case.\n"
         "- The schedule follows the contract's formula exactly; at extreme rates and terms (e.g. 100.00% over "
         "360 months) early rows repay interest only (`principal` 0.00), though every row's `amount` is "
-        "positive and the last row closes the principal."
+        "positive and the last row closes the principal.\n"
+        "- (v2) Delinquency: `days_past_due` counts calendar days (UTC) from the oldest unpaid installment "
+        "due before the day; an installment due today is not past due. A payment sets it as of its UTC day "
+        "(autopay: the sweep's day) but only the sweep charges off. `days_past_due`, `delinquency` and "
+        "`defaulted_at` are null for callers who are neither the borrower nor a lender. Overdue marking, "
+        "late fees and autopay apply to DEFAULTED loans too (they still take payments). A note's "
+        "`recoveries` are its lender's ledger rows on it written at or after its loan's `defaulted_at`.\n"
+        "- (v2) Portfolio: `weighted_average_rate` is null when no ACTIVE note has principal outstanding; "
+        "`notes` always lists the three statuses; `next_payment` ties go to the lower loan id, then number."
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,

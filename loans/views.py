@@ -393,7 +393,10 @@ class PaymentPayView(LoanActionView):
 
     @_loan_action(
         "Pay the earliest unpaid installment (borrower)",
-        description="Pays `amount + late_fee` to the lender; the last installment completes the loan.",
+        description="Pays `amount + late_fee` to the lender (v2: each note its row and late fee share); the last "
+        "installment completes the loan. (v2) The loan may be FUNDED or DEFAULTED: on a DEFAULTED loan what the "
+        "notes receive counts in their `recoveries`, and the last installment still completes the loan (notes "
+        "REPAID, `charged_off_principal` kept). Every payment sets the loan's `days_past_due` again as of today.",
         conflicts=("already_paid", "out_of_order", "insufficient_funds"),
         response=PaymentSerializer,
         example=examples.PAYMENT_PAID,
