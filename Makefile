@@ -1,11 +1,12 @@
-# Two commands for a newcomer: `make run` and `make test`. Both build .venv from requirements.txt.
+# Two commands for a newcomer: `make run` and `make test`. Both build .venv from requirements.lock,
+# the full pinned dependency set generated from requirements.txt (the human-edited list) by `make lock`.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 STAMP := $(VENV)/.installed
 
-.PHONY: run test venv migrate lint format worker seed audit bench clean
+.PHONY: run test venv lock migrate lint format worker seed audit bench clean
 
 venv: $(STAMP) .env
 
@@ -13,11 +14,19 @@ venv: $(STAMP) .env
 .env:
 	cp .env.example .env
 
-$(STAMP): requirements.txt
+# Reinstalls whenever the lock (or the list it was compiled from) changes; pip-sync-like: exact pins.
+$(STAMP): requirements.lock requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet -r requirements.lock
 	touch $(STAMP)
+
+# After editing requirements.txt: regenerate the lock (pip-tools lives in .venv only, to compile).
+lock:
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet pip-tools
+	$(BIN)/pip-compile --quiet --strip-extras --allow-unsafe --no-emit-index-url --no-emit-find-links \
+		--output-file=requirements.lock requirements.txt
 
 migrate: venv
 	$(BIN)/python manage.py migrate --noinput

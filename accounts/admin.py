@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.http import HttpRequest
 from django.utils.html import format_html
 
-from accounts.models import IdempotencyRecord, Profile, Transaction
+from accounts.models import AuthToken, IdempotencyRecord, Profile, Transaction
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -92,3 +92,20 @@ class IdempotencyRecordAdmin(ReadOnlyAdmin):
         raw = bytes(obj.response_body) if obj.response_body is not None else b""
         text = raw.decode("utf-8", errors="replace")
         return format_html("<pre>{}</pre>", text[:4000])
+
+
+@admin.register(AuthToken)
+class AuthTokenAdmin(ReadOnlyAdmin):
+    """Who holds tokens and since when; never the key (only its digest is stored, and not shown either).
+    Deleting a row revokes that token."""
+
+    list_display = ("id", "user", "created")
+    list_select_related = ("user",)
+    list_filter = ("created",)
+    search_fields = ("user__username", "id__exact")
+    date_hierarchy = "created"
+    fields = ("user", "created")
+    readonly_fields = fields
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return request.user.has_perm("accounts.delete_authtoken")

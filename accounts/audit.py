@@ -184,10 +184,9 @@ def check_conservation() -> CheckResult:
 
 def check_repayments() -> CheckResult:
     """(e) On each FUNDED/COMPLETED loan, the paid installments are exactly those with repayment rows:
-    borrower -> a note's lender, one per note row of more than 0.00, adding up to amount + late fee;
-    each note's row is paid its amount plus its late fee share (so what each lender received is their
-    paid rows plus late fee shares), the shares adding up to the late fee; COMPLETED means every
-    installment is paid."""
+    borrower -> a note's lender, one per note owed more than 0.00, adding up to amount + late fee; the
+    notes' late fee shares add up to the late fee (each row's own amount is tied in (g)); COMPLETED
+    means every installment is paid."""
     result = CheckResult("repayments", "paid installments = repayment rows", 0)
     loans = {
         pk: (status, borrower_id, term)
@@ -201,11 +200,11 @@ def check_repayments() -> CheckResult:
     ):
         payments[row[0]].append(row[1:])
     note_lenders = dict(Note.objects.values_list("pk", "lender_id"))
-    note_rows: dict[int, dict[int, Decimal]] = defaultdict(dict)  # payment -> note -> its row + late fee share
+    note_rows: dict[int, dict[int, tuple]] = defaultdict(dict)  # payment -> note -> (its row, late fee share)
     for payment_id, note_id, amount, late_fee in NotePayment.objects.filter(
         payment__loan_id__in=loans.keys()
     ).values_list("payment_id", "note_id", "amount", "late_fee"):
-        note_rows[payment_id][note_id] = _money(amount) + _money(late_fee)
+        note_rows[payment_id][note_id] = (_money(amount), _money(late_fee))
     repayments: dict[int, list[tuple]] = defaultdict(list)
     for loan_id, payment_id, amount, from_id, to_id, note_id in Transaction.objects.filter(
         kind=TransactionKind.REPAYMENT
@@ -249,16 +248,12 @@ def check_repayments() -> CheckResult:
                     bad(f"installment {number} repaid from user {from_id} to {to_id}, not borrower -> note's lender")
             if paid:
                 parts = note_rows.get(pk, {})
-                if sum(parts.values(), ZERO) != due:
-                    bad(
-                        f"installment {number}'s note rows and late fee shares add up to {sum(parts.values(), ZERO)}, due {due}"
-                    )
-                by_note = {n: _money(m) for m, _, _, n in ledger}
-                for note_id, part in sorted(parts.items()):
-                    if by_note.get(note_id, ZERO) != part:
-                        bad(
-                            f"installment {number} paid note {note_id} {by_note.get(note_id, ZERO)}, its row and late fee share are {part}"
-                        )
+                shares = sum((share for _, share in parts.values()), ZERO)
+                if shares != _money(late_fee):
+                    bad(f"installment {number}'s late fee {_money(late_fee)} is not its notes' shares, {shares}")
+                owed = sum(1 for part in parts.values() if part[0] + part[1] > 0)
+                if ledger and len(ledger) != owed:
+                    bad(f"installment {number} has {len(ledger)} repayment rows for {owed} notes owed something")
         all_paid = bool(rows) and all(paid for _, _, _, _, paid in rows)
         if status == LoanStatus.COMPLETED and not all_paid:
             bad("COMPLETED with an unpaid installment")
@@ -267,12 +262,187 @@ def check_repayments() -> CheckResult:
     return result
 
 
+# Ties of a funded loan to its ledger rows and its schedule. Each is a small function over one loan's
+# figures, so they can be applied per note once a loan has several (the note is then the unit).
+
+
+def funding_ties(
+    *, amount: Decimal, fee: Decimal, borrower_id: int, lender_id: int, platform_id: int | None, rows: list[tuple]
+) -> list[str]:
+    """Problems with one funded loan's funding and fee rows ((kind, amount, from, to) each): exactly one
+    funding row of `amount` lender -> borrower, and one fee row of `fee` lender -> platform (none at 0)."""
+    problems = []
+    funding = [r for r in rows if r[0] == TransactionKind.FUNDING]
+    fees = [r for r in rows if r[0] == TransactionKind.FEE]
+    if len(funding) != 1:
+        problems.append(f"{len(funding)} funding rows, expected 1")
+    for _, moved, from_id, to_id in funding:
+        if _money(moved) != _money(amount):
+            problems.append(f"funding row of {_money(moved)}, the loan's amount is {_money(amount)}")
+        if (from_id, to_id) != (lender_id, borrower_id):
+            problems.append(f"funding row from user {from_id} to {to_id}, not lender -> borrower")
+    expected_fees = 1 if _money(fee) > 0 else 0
+    if len(fees) != expected_fees:
+        problems.append(f"{len(fees)} fee rows, expected {expected_fees}")
+    for _, moved, from_id, to_id in fees:
+        if _money(moved) != _money(fee):
+            problems.append(f"fee row of {_money(moved)}, the loan's lenme_fee is {_money(fee)}")
+        if (from_id, to_id) != (lender_id, platform_id):
+            problems.append(f"fee row from user {from_id} to {to_id}, not lender -> platform")
+    return problems
+
+
+def schedule_ties(*, amount: Decimal, rows: list[tuple]) -> list[str]:
+    """Problems with one funded loan's installments ((number, amount, principal, interest) each): every
+    row's amount = principal + interest, and the principals sum to the loan's amount."""
+    problems = []
+    for number, row_amount, principal, interest in sorted(rows):
+        if _money(row_amount) != _money(principal) + _money(interest):
+            problems.append(
+                f"installment {number} amount {_money(row_amount)} is not principal {_money(principal)} "
+                f"+ interest {_money(interest)}"
+            )
+    principal_total = sum((_money(r[2]) for r in rows), ZERO)
+    if principal_total != _money(amount):
+        problems.append(f"installment principals sum to {principal_total}, the loan's amount is {_money(amount)}")
+    return problems
+
+
+def _funded_loans() -> dict[int, tuple]:
+    return {
+        pk: rest
+        for pk, *rest in Loan.objects.filter(status__in=FUNDED_STATUSES).values_list(
+            "pk", "amount", "lenme_fee", "borrower_id", "lender_id"
+        )
+    }
+
+
+def check_funding() -> CheckResult:
+    """(f) Per note: each note of a funded loan has one funding row of its amount and one fee row of its
+    fee (none at 0), from its lender to the borrower and the platform; the notes' fees add up to the
+    loan's lenme_fee; no other loan, and no row without a note, has any."""
+    result = CheckResult("funding", "funding and fee rows = loan amount and fee", 0)
+    loans = _funded_loans()
+    platform_id = (
+        Profile.objects.filter(user__username=settings.LENME_PLATFORM_USERNAME)
+        .values_list("user_id", flat=True)
+        .first()
+    )
+    rows: dict[int | None, list[tuple]] = defaultdict(list)
+    for loan_id, *row in Transaction.objects.filter(
+        kind__in=[TransactionKind.FUNDING, TransactionKind.FEE]
+    ).values_list("loan_id", "loan_note_id", "kind", "amount", "from_user_id", "to_user_id"):
+        rows[loan_id].append(tuple(row))
+    for loan_id in sorted(set(rows) - set(loans), key=lambda k: (k is None, k or 0)):
+        result.violations.append(
+            Violation(result.name, f"loan {loan_id}", "funding or fee rows on a loan that is not FUNDED or COMPLETED")
+        )
+    notes: dict[int, list[tuple]] = defaultdict(list)
+    for note_id, loan_id, lender_id, note_amount, note_fee in Note.objects.filter(loan_id__in=loans.keys()).values_list(
+        "pk", "loan_id", "lender_id", "amount", "fee"
+    ):
+        notes[loan_id].append((note_id, lender_id, note_amount, note_fee))
+    for loan_id, (amount, fee, borrower_id, lender_id) in sorted(loans.items()):
+        result.checked += 1
+        loan_notes = notes.get(loan_id, [])
+        by_note: dict[int | None, list[tuple]] = defaultdict(list)
+        for note_id, *row in rows.get(loan_id, []):
+            by_note[note_id].append(tuple(row))
+        if by_note.get(None) and notes.get(loan_id):
+            result.violations.append(
+                Violation(result.name, f"loan {loan_id}", f"{len(by_note[None])} funding or fee rows of no note")
+            )
+        fees = sum((_money(f) for *_, f in loan_notes), ZERO)
+        if loan_notes and fees != _money(fee):
+            result.violations.append(
+                Violation(
+                    result.name, f"loan {loan_id}", f"its notes' fees add up to {fees}, lenme_fee is {_money(fee)}"
+                )
+            )
+        if not loan_notes:  # a funded loan without notes is broken; tie its rows to the loan as v1 did
+            loan_notes = [(None, lender_id, amount, fee)]
+            result.violations.append(Violation(result.name, f"loan {loan_id}", "a funded loan without notes"))
+        for note_id, note_lender_id, note_amount, note_fee in loan_notes:
+            subject = f"loan {loan_id}" if len(loan_notes) == 1 else f"loan {loan_id} note {note_id}"
+            for problem in funding_ties(
+                amount=note_amount,
+                fee=note_fee,
+                borrower_id=borrower_id,
+                lender_id=note_lender_id,
+                platform_id=platform_id,
+                rows=by_note.get(note_id, []),
+            ):
+                result.violations.append(Violation(result.name, subject, problem))
+    return result
+
+
+def check_schedule() -> CheckResult:
+    """(g) Each funded loan's installments (amount = principal + interest, principals sum to its amount)
+    and, per note, its rows the same way over the note's amount; each installment's amount, principal
+    and interest are the sums of its note rows; and each repayment row pays its note exactly its row
+    plus its late fee share, so what every lender received is their paid rows plus late fee shares."""
+    result = CheckResult("schedule", "installment principals = loan amount; installments = note rows", 0)
+    loans = _funded_loans()
+    rows: dict[int, list[tuple]] = defaultdict(list)
+    for loan_id, *row in Payment.objects.filter(loan_id__in=loans.keys()).values_list(
+        "loan_id", "number", "amount", "principal", "interest"
+    ):
+        rows[loan_id].append(tuple(row))
+    note_rows: dict[int, list[tuple]] = defaultdict(list)
+    parts: dict[tuple[int, int], Decimal] = {}  # (payment, note) -> its row + late fee share
+    for note_id, loan_id, payment_id, number, amount, principal, interest, late_fee in NotePayment.objects.filter(
+        note__loan_id__in=loans.keys()
+    ).values_list("note_id", "note__loan_id", "payment_id", "number", "amount", "principal", "interest", "late_fee"):
+        note_rows[note_id].append((loan_id, number, amount, principal, interest))
+        parts[(payment_id, note_id)] = _money(amount) + _money(late_fee)
+    note_amounts = dict(Note.objects.filter(loan_id__in=loans.keys()).values_list("pk", "amount"))
+    for loan_id, (amount, *_) in sorted(loans.items()):
+        result.checked += 1
+        for problem in schedule_ties(amount=amount, rows=rows.get(loan_id, [])):
+            result.violations.append(Violation(result.name, f"loan {loan_id}", problem))
+    sums: dict[tuple[int, int], list[Decimal]] = defaultdict(lambda: [ZERO, ZERO, ZERO])
+    for note_id, mine in sorted(note_rows.items()):
+        result.checked += 1
+        loan_id = mine[0][0]
+        for problem in schedule_ties(amount=note_amounts[note_id], rows=[r[1:] for r in mine]):
+            result.violations.append(Violation(result.name, f"loan {loan_id} note {note_id}", problem))
+        for _, number, amount, principal, interest in mine:
+            total = sums[(loan_id, number)]
+            total[0] += _money(amount)
+            total[1] += _money(principal)
+            total[2] += _money(interest)
+    for loan_id, loan_rows in sorted(rows.items()):
+        for number, amount, principal, interest in sorted(loan_rows):
+            got = tuple(sums.get((loan_id, number), (ZERO, ZERO, ZERO)))
+            if got != (_money(amount), _money(principal), _money(interest)):
+                result.violations.append(
+                    Violation(
+                        result.name,
+                        f"loan {loan_id}",
+                        f"installment {number} is {_money(amount)}/{_money(principal)}/{_money(interest)}, "
+                        f"its note rows sum to {got[0]}/{got[1]}/{got[2]}",
+                    )
+                )
+    for payment_id, note_id, moved, loan_id in Transaction.objects.filter(
+        kind=TransactionKind.REPAYMENT, loan_id__in=loans.keys()
+    ).values_list("payment_id", "loan_note_id", "amount", "loan_id"):
+        expected = parts.get((payment_id, note_id))
+        if expected is not None and _money(moved) != expected:
+            result.violations.append(
+                Violation(
+                    result.name,
+                    f"loan {loan_id} note {note_id}",
+                    f"repaid {_money(moved)} for payment {payment_id}, its row and late fee share are {expected}",
+                )
+            )
+    return result
+
+
 def check_notes() -> CheckResult:
-    """(f) The notes: each note's rows repay exactly its amount (principal repaid + outstanding = amount);
-    the notes of a funded loan add up to its amount; each installment's amount, principal and interest
-    are the sums of its note rows; each note got one funding row of its amount and one fee row of its
-    fee from its lender; a note is REPAID exactly when its loan is COMPLETED. (What each lender received
-    is tied to its paid rows in (e).)"""
+    """(h) The notes: each note's principal repaid + outstanding = its amount; the notes of a funded loan
+    add up to its amount; a note is REPAID exactly when its loan is COMPLETED. (Each note's funding and
+    fee rows are tied in (f); its rows, the installments and what its lender received in (g).) (v2) And
+    check_charge_offs: each note's status follows its loan's, charged-off principal only after a charge-off."""
     result = CheckResult("notes", "notes repay their amounts; installments = sums of note rows", 0)
     loans = dict(Loan.objects.filter(status__in=FUNDED_STATUSES).values_list("pk", "amount"))
     completed = set(Loan.objects.filter(status=LoanStatus.COMPLETED).values_list("pk", flat=True))
@@ -283,58 +453,31 @@ def check_notes() -> CheckResult:
         )
     }
     rows: dict[int, list[tuple]] = defaultdict(list)
-    by_payment: dict[int, list[tuple]] = defaultdict(list)
-    for note_id, payment_id, amount, principal, interest, late_fee, paid in NotePayment.objects.values_list(
-        "note_id", "payment_id", "amount", "principal", "interest", "late_fee", "payment__paid"
-    ):
-        row = (payment_id, _money(amount), _money(principal), _money(interest), _money(late_fee), paid)
-        rows[note_id].append(row)
-        by_payment[payment_id].append((note_id, *row[1:]))
-    ledger: dict[tuple[int, str], list[tuple]] = defaultdict(list)
-    for note_id, kind, amount, from_id, to_id in Transaction.objects.filter(loan_note__isnull=False).values_list(
-        "loan_note_id", "kind", "amount", "from_user_id", "to_user_id"
-    ):
-        ledger[(note_id, kind)].append((_money(amount), from_id, to_id))
+    for note_id, principal, paid in NotePayment.objects.values_list("note_id", "principal", "payment__paid"):
+        rows[note_id].append((_money(principal), paid))
 
     def bad(subject: str, detail: str) -> None:
         result.violations.append(Violation(result.name, subject, detail))
 
     per_loan: dict[int, list[int]] = defaultdict(list)
-    for note_id, (loan_id, lender_id, amount, fee, status) in sorted(notes.items()):
+    for note_id, (loan_id, _lender_id, amount, _fee, status) in sorted(notes.items()):
         result.checked += 1
         per_loan[loan_id].append(note_id)
         subject = f"note {note_id}"
         if (loan_id in completed) != (status == NoteStatus.REPAID):
             bad(subject, f"{status} note on a loan that is {'' if loan_id in completed else 'not '}COMPLETED")
         mine = rows.get(note_id, [])
-        repaid = sum((p for _, _, p, _, _, paid in mine if paid), ZERO)
-        outstanding = sum((p for _, _, p, _, _, paid in mine if not paid), ZERO)
+        repaid = sum((p for p, paid in mine if paid), ZERO)
+        outstanding = sum((p for p, paid in mine if not paid), ZERO)
         if repaid + outstanding != amount:
             bad(subject, f"principal repaid {repaid} + outstanding {outstanding} != amount {amount}")
-        for _, a, p, i, _, _ in mine:
-            if a != p + i:
-                bad(subject, f"a row of {a} is not principal {p} + interest {i}")
-        funding = ledger.get((note_id, TransactionKind.FUNDING), [])
-        if [m for m, _, _ in funding] != [amount] or any(f != lender_id for _, f, _ in funding):
-            bad(subject, f"funding rows {funding}, expected one of {amount} from its lender")
-        fee_rows = ledger.get((note_id, TransactionKind.FEE), [])
-        if sum((m for m, _, _ in fee_rows), ZERO) != fee or len(fee_rows) > 1:
-            bad(subject, f"fee rows {fee_rows}, expected {fee}")
     for loan_id, amount in sorted(loans.items()):
         ids = per_loan.get(loan_id, [])
         total = sum((notes[n][2] for n in ids), ZERO)
         if total != _money(amount):
             bad(f"loan {loan_id}", f"its {len(ids)} notes add up to {total}, the loan is for {amount}")
-    for pk, loan_id, number, amount, principal, interest in Payment.objects.filter(
-        loan_id__in=loans.keys()
-    ).values_list("pk", "loan_id", "number", "amount", "principal", "interest"):
-        parts = by_payment.get(pk, [])
-        sums = tuple(sum((r[i] for r in parts), ZERO) for i in (1, 2, 3))
-        if sums != (_money(amount), _money(principal), _money(interest)):
-            bad(
-                f"loan {loan_id}",
-                f"installment {number} is {amount}/{principal}/{interest}, its note rows sum to {sums}",
-            )
+    # (v2) Charge-offs belong to the notes' check (one summary line): see check_charge_offs.
+    result.violations += [Violation(result.name, v.subject, v.detail) for v in check_charge_offs().violations]
     return result
 
 
@@ -347,7 +490,7 @@ NOTE_STATUS_OF_LOAN = {
 
 
 def check_charge_offs() -> CheckResult:
-    """(g) Charge-offs: every note's status follows its loan's (FUNDED: ACTIVE, DEFAULTED: CHARGED_OFF,
+    """(part of (h)) Charge-offs: every note's status follows its loan's (FUNDED: ACTIVE, DEFAULTED: CHARGED_OFF,
     COMPLETED: REPAID); a DEFAULTED loan has `defaulted_at`; a note has charged-off principal only if its
     loan was charged off, and never more than its amount."""
     result = CheckResult("charge_offs", "notes follow their loan; charge-offs add up", 0)
@@ -387,8 +530,9 @@ CHECKS: tuple[tuple[str, Callable[[], CheckResult]], ...] = (
     ("c", check_platform),
     ("d", check_conservation),
     ("e", check_repayments),
-    ("f", check_notes),
-    ("g", check_charge_offs),
+    ("f", check_funding),
+    ("g", check_schedule),
+    ("h", check_notes),
 )
 
 

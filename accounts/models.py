@@ -142,3 +142,18 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id}:{self.key}"
+
+
+class AuthToken(models.Model):
+    """An API token, kept only as the SHA-256 digest of its key (see accounts.tokens).
+
+    The key is shown once, in the answer that issued it; neither a database read nor the admin can
+    recover it. A user may hold several (one per sign-in); logout deletes one, a password change all.
+    """
+
+    digest = models.CharField(max_length=64, unique=True, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="auth_tokens")
+    created = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"Token #{self.pk} of {self.user_id}"

@@ -30,6 +30,11 @@ class TokenInputSerializer(serializers.Serializer):
     password = StrictCharField(max_length=128, trim_whitespace=False)
 
 
+class PasswordChangeInputSerializer(serializers.Serializer):
+    old_password = StrictCharField(max_length=128, trim_whitespace=False)
+    new_password = StrictCharField(max_length=128, trim_whitespace=False)
+
+
 class TokenOutputSerializer(serializers.Serializer):
     token = serializers.CharField()
 

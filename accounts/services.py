@@ -9,9 +9,9 @@ from django.contrib.auth import authenticate, get_user_model, password_validatio
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 
-from accounts.models import Profile, Transaction, TransactionKind
+from accounts.models import AuthToken, Profile, Transaction, TransactionKind
+from accounts.tokens import token_issue
 from lenme.db import atomic_retry
 from lenme.errors import InsufficientFunds, InvalidState, ValidationFailed
 from lenme.locks import lock_profiles
@@ -94,7 +94,8 @@ def platform_user():
     return user
 
 
-def user_register(*, username: str, password: str, email: str = "") -> tuple[object, Token]:
+def user_register(*, username: str, password: str, email: str = "") -> tuple[object, str]:
+    """The new user and the key of its first token."""
     # NFKC first, as create_user will: "ＬＥＮＭＥ" is stored as "LENME", so it must be checked as such.
     username = User.normalize_username(username)
     errors = []
@@ -112,18 +113,40 @@ def user_register(*, username: str, password: str, email: str = "") -> tuple[obj
     try:
         with transaction.atomic():
             user = User.objects.create_user(username=username, email=email, password=password)
-            token = Token.objects.create(user=user)
+            token = token_issue(user=user)
     except IntegrityError as exc:  # lost a race for the same username
         raise ValidationFailed.field("username", "A user with that username already exists.", "unique") from exc
     return user, token
 
 
-def token_obtain(*, username: str, password: str) -> Token:
+def token_obtain(*, username: str, password: str) -> str:
+    """A new token key for these credentials (only digests are stored, so an old key cannot be re-sent)."""
     user = authenticate(username=User.normalize_username(username), password=password)  # as registered
     if user is None or user.username == settings.LENME_PLATFORM_USERNAME:
         raise ValidationFailed.field(None, "Unable to log in with the provided credentials.", "authorization")
-    token, _ = Token.objects.get_or_create(user=user)
-    return token
+    return token_issue(user=user)
+
+
+def token_revoke(*, token: AuthToken) -> None:
+    """Logout: this token stops working at once (the user's other tokens are untouched)."""
+    AuthToken.objects.filter(pk=token.pk).delete()
+
+
+def password_change(*, user, old_password: str, new_password: str) -> str:
+    """Change the password, revoke every earlier token of the user, and return a new token key."""
+    if not user.check_password(old_password):
+        raise ValidationFailed.field("old_password", "The old password is not correct.", "invalid")
+    try:
+        password_validation.validate_password(new_password, user=user)
+    except DjangoValidationError as exc:
+        errors = [{"field": "new_password", "code": "invalid", "detail": message} for message in exc.messages]
+        raise ValidationFailed(" ".join(e["detail"] for e in errors), errors=errors) from exc
+    with transaction.atomic():
+        locked = User.objects.select_for_update().get(pk=user.pk)
+        locked.set_password(new_password)
+        locked.save(update_fields=["password"])
+        AuthToken.objects.filter(user_id=user.pk).delete()
+        return token_issue(user=locked)
 
 
 @atomic_retry

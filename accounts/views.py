@@ -11,6 +11,7 @@ from accounts import selectors, services
 from accounts.serializers import (
     AccountSerializer,
     AmountInputSerializer,
+    PasswordChangeInputSerializer,
     RegisterInputSerializer,
     RegisterOutputSerializer,
     TokenInputSerializer,
@@ -20,6 +21,12 @@ from accounts.serializers import (
 from lenme.api.schema import IDEMPOTENCY_KEY, errors
 from lenme.api.views import ActionView
 from lenme.api.views import validated as _validated
+from lenme.throttling import AnonRateThrottle, LoginAddressThrottle, UserRateThrottle, login_attempt
+
+LOGIN_LIMIT = (
+    " Sign-in attempts are limited per username and per client address (`THROTTLE_LOGIN_RATE`, default "
+    "10/min): over it, 429 `throttled` with `Retry-After`."
+)
 
 
 class RegisterView(APIView):
@@ -42,23 +49,59 @@ class RegisterView(APIView):
     def post(self, request: Request) -> Response:
         data = _validated(RegisterInputSerializer, request)
         user, token = services.user_register(**data)
-        body = {"id": user.pk, "username": user.username, "email": user.email, "token": token.key}
+        body = {"id": user.pk, "username": user.username, "email": user.email, "token": token}
         return Response(RegisterOutputSerializer(body).data, status=status.HTTP_201_CREATED)
 
 
 class TokenView(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
+    throttle_classes = [AnonRateThrottle, LoginAddressThrottle]
 
     @extend_schema(
         tags=["auth"],
-        summary="Get the token for a username and password",
+        summary="Get a new token for a username and password",
+        description="Each call issues a new token; earlier ones keep working until logout or a password change."
+        + LOGIN_LIMIT,
         request=TokenInputSerializer,
         responses={200: TokenOutputSerializer, **errors(400, auth=False)},
     )
     def post(self, request: Request) -> Response:
-        token = services.token_obtain(**_validated(TokenInputSerializer, request))
-        return Response({"token": token.key})
+        data = _validated(TokenInputSerializer, request)
+        login_attempt(request, data["username"])
+        return Response({"token": services.token_obtain(**data)})
+
+
+class LogoutView(APIView):
+    @extend_schema(
+        tags=["auth"],
+        summary="Revoke the caller's token",
+        description="The token of this request stops working at once; the user's other tokens do not. "
+        "No body; `Idempotency-Key` is ignored.",
+        request=None,
+        responses={204: None, **errors()},
+    )
+    def post(self, request: Request) -> Response:
+        services.token_revoke(token=request.auth)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class PasswordChangeView(APIView):
+    throttle_classes = [UserRateThrottle, LoginAddressThrottle]
+
+    @extend_schema(
+        tags=["auth"],
+        summary="Change the password; every earlier token stops working",
+        description="The new password goes through the validators as at register; a wrong `old_password` is "
+        "400 (field `old_password`). The answer carries the only token that works afterwards. "
+        "`Idempotency-Key` is ignored." + LOGIN_LIMIT,
+        request=PasswordChangeInputSerializer,
+        responses={200: TokenOutputSerializer, **errors(400)},
+    )
+    def post(self, request: Request) -> Response:
+        data = _validated(PasswordChangeInputSerializer, request)
+        login_attempt(request, request.user.get_username())
+        return Response({"token": services.password_change(user=request.user, **data)})
 
 
 class MeView(APIView):

@@ -5,6 +5,12 @@ money step locks what it will change in that order, re-reads state under the loc
 mutates; so two steps can wait for each other but never deadlock. An idempotency record is locked only
 by the one request that owns it (others try NOWAIT and answer 409 at once), so it never makes anyone
 wait behind a money lock. Reads (selectors, GET endpoints) never lock.
+
+Notes and their rows (NotePayment) take no lock of their own: notes are written once, by the funding
+that holds the loan's lock, and a note row changes only with its installment, under that Payment's
+lock (so every writer of a note row already holds the loan and the payment, in this order).
+The per-app modules (accounts.locks, loans.locks) hold the querysets; this module is the one place
+the order is written down.
 """
 
 from accounts.locks import lock_idempotency_record, lock_idempotency_record_nowait, lock_profiles

@@ -1,4 +1,8 @@
-"""Money precision in one place: two decimal places, rounded half-up where rounding happens."""
+"""Money precision in one place: two decimal places, rounded half-up where rounding happens.
+
+Formulas are evaluated exactly as rational numbers (``fractions.Fraction``) and rounded half-up to
+cents once, with ``round_half_up_cents``: no truncated intermediate such as a 28-digit ``rate/1200``.
+"""
 
 from collections.abc import Sequence
 from decimal import ROUND_HALF_UP, Decimal
@@ -15,10 +19,20 @@ def round_cents(value: Decimal) -> Decimal:
     return value.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
+def round_half_up_cents(value: Fraction) -> Decimal:
+    """The exact rational ``value`` rounded half-up (away from zero at a half) to a whole cent."""
+    cents = value * 100
+    sign = -1 if cents < 0 else 1
+    cents = abs(cents)
+    whole, rest = divmod(cents.numerator, cents.denominator)
+    if 2 * rest >= cents.denominator:
+        whole += 1
+    return (Decimal(sign * whole) / 100).quantize(CENT)
+
+
 def round_fraction(value: Fraction | Decimal) -> Decimal:
-    """An exact rational rounded half-up to the cent, once (for non-negative values)."""
-    cents = Fraction(value) * 100 + Fraction(1, 2)
-    return (Decimal(cents.numerator // cents.denominator) / 100).quantize(CENT)
+    """An exact rational (or Decimal) rounded half-up to the cent, once: round_half_up_cents."""
+    return round_half_up_cents(Fraction(value))
 
 
 def ceil_cents(value: Fraction | Decimal) -> Decimal:

@@ -41,6 +41,22 @@ ALLOWED_HOSTS = [
 ]
 CSRF_TRUSTED_ORIGINS = [o.strip() for o in env_str("CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()]
 
+# HTTPS: on by default in production (DEBUG off), off in development so `make run` on http works.
+# Behind a TLS-terminating proxy, say which header it sets: SECURE_PROXY_SSL_HEADER=X-Forwarded-Proto,https
+# (never trusted by default: a client could send it itself).
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", not DEBUG)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", not DEBUG)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31536000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", not DEBUG)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", not DEBUG)
+SECURE_PROXY_SSL_HEADER = None
+if env_str("SECURE_PROXY_SSL_HEADER", ""):
+    _header, _, _value = env_str("SECURE_PROXY_SSL_HEADER", "").partition(",")
+    if not _header.strip() or not _value.strip():
+        raise ImproperlyConfigured("SECURE_PROXY_SSL_HEADER must be 'Header-Name,value', e.g. X-Forwarded-Proto,https.")
+    SECURE_PROXY_SSL_HEADER = ("HTTP_" + _header.strip().upper().replace("-", "_"), _value.strip())
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
@@ -49,7 +65,6 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "accounts",
@@ -57,6 +72,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "lenme.api.middleware.RejectUndecodableCharsetMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -119,10 +135,16 @@ STATIC_ROOT = env_str("STATIC_ROOT", "") or None  # set for collectstatic; White
 # Serve static files (Swagger UI assets from the sidecar) straight from the apps, no collectstatic.
 WHITENOISE_USE_FINDERS = True
 
+# Rate-limit counts. Production sets CACHE_URL (Redis) so every worker shares them (check --deploy
+# warns otherwise); short timeouts so a Redis outage costs little before throttles "allow and log".
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 if env_str("CACHE_URL", ""):
     CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": env_str("CACHE_URL", "")}
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": env_str("CACHE_URL", ""),
+            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+        }
     }
 
 
@@ -158,6 +180,10 @@ LENME_DB_RETRIES = env_int("LENME_DB_RETRIES", 5)
 # Empty disables throttling; read per request by lenme.throttling.
 THROTTLE_USER_RATE = env_str("THROTTLE_USER_RATE", "1000/min")
 THROTTLE_ANON_RATE = env_str("THROTTLE_ANON_RATE", "100/min")
+# Sign-in attempts (token, password change), per username and per client address.
+THROTTLE_LOGIN_RATE = env_str("THROTTLE_LOGIN_RATE", "10/min")
+# How many proxies in front append to X-Forwarded-For; 0: the connection's address is the client's.
+NUM_PROXIES = env_int("NUM_PROXIES", 0)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["lenme.api.authentication.TokenAuthentication"],
@@ -166,6 +192,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["lenme.api.parsers.StrictJSONParser"],
     "DEFAULT_CONTENT_NEGOTIATION_CLASS": "lenme.api.negotiation.JSONAlwaysNegotiation",
     "DEFAULT_THROTTLE_CLASSES": ["lenme.throttling.UserRateThrottle", "lenme.throttling.AnonRateThrottle"],
+    "NUM_PROXIES": NUM_PROXIES,
     "DEFAULT_PAGINATION_CLASS": "lenme.api.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "lenme.api.errors.exception_handler",
@@ -182,8 +209,8 @@ SPECTACULAR_SETTINGS = {
         "schedule. Authenticate with `Authorization: Token <key>` (from register or token). Money is a "
         "JSON string with two decimals. Errors are RFC 9457 problem details (`application/problem+json`) "
         "with a `code` to switch on; when several apply the first of 401, 404, 403, 400, 409 "
-        "`invalid_state`, other 409s is returned. Every POST but register and token accepts an "
-        "`Idempotency-Key` header.\n\n"
+        "`invalid_state`, other 409s is returned. Every POST but register, token, logout and password accepts "
+        "an `Idempotency-Key` header.\n\n"
         "**Readings of the contract where it is silent** (a payments engineer's choices):\n"
         "- `interest_rate` left out on create means no maximum (the Loan shows `null` until an offer is "
         "accepted); an explicit `null` is 400.\n"
@@ -196,10 +223,17 @@ SPECTACULAR_SETTINGS = {
         "- Loan detail shows `payments` to the borrower and the lender only; others see `[]`, as "
         "`/payments/` answers them 403.\n"
         "- Paying an installment of a COMPLETED loan is 409 `already_paid`.\n"
-        "- A bad `?page=` or `?page_size=` is 400; a `page_size` above 200 is served as 200.\n"
+        "- A bad `?page=` or `?page_size=` is 400; a `page_size` above 200 is 400 too (the schema's maximum).\n"
         "- A bad `Idempotency-Key` is 400, after any 404 or 403 the action would answer; a 409 `conflict` "
         "(a lost race, safe to retry) is not stored, like 400s and 5xx.\n"
         "- Usernames are unique regardless of case.\n"
+        "- Each `token` call issues a new token (only digests are stored, so an existing one cannot be "
+        "answered again); earlier tokens keep working until logout or a password change.\n"
+        "- A `password` change counts as a sign-in attempt for the login rate limit (per username and "
+        "client address), so a stolen token cannot be used to guess the old password quickly.\n"
+        "- A `Content-Type` charset that is no text encoding (base64, rot13, hex, zlib, unknown) is 400 "
+        "`parse_error` on any request; a database statement cancelled by `statement_timeout` is 409 "
+        "`conflict` (safe to retry). The schema and docs pages answer OPTIONS 200 and other methods 405.\n"
         "- The schedule follows the contract's formula exactly; at extreme rates and terms (e.g. 100.00% over "
         "360 months) early rows repay interest only (`principal` 0.00), though every row's `amount` is "
         "positive and the last row closes the principal.\n"

@@ -3,17 +3,17 @@
 from django.contrib import admin
 from django.http import HttpRequest, JsonResponse
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+from lenme.api.docs import RedocView, SchemaView, SwaggerView
 from lenme.api.errors import PROBLEM_CONTENT_TYPE, problem
 
 urlpatterns = [
     path("api/", include("accounts.urls")),
     path("api/", include("loans.urls")),
-    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
-    path("swagger/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui-alias"),
-    path("api/redoc/", SpectacularRedocView.as_view(url_name="schema", template_name="lenme/redoc.html"), name="redoc"),
+    path("api/schema/", SchemaView.as_view(), name="schema"),
+    path("api/docs/", SwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("swagger/", SwaggerView.as_view(url_name="schema"), name="swagger-ui-alias"),
+    path("api/redoc/", RedocView.as_view(url_name="schema", template_name="lenme/redoc.html"), name="redoc"),
     path("admin/", admin.site.urls),
 ]
 

@@ -12,12 +12,15 @@ from django.utils.html import format_html
 from accounts.admin import ReadOnlyAdmin, ReadOnlyInline
 from accounts.models import Transaction
 from loans.delinquency import BUCKET_RANGES
-from loans.models import JobRun, Loan, Note, Notification, Offer, Payment
+from loans.models import JobRun, Loan, Note, NotePayment, Notification, Offer, Payment
 
 
 class OfferInline(ReadOnlyInline):
     model = Offer
-    fields = ("lender", "interest_rate", "reserved_amount", "status", "created_at", "updated_at")
+    fields = (
+        "lender", "interest_rate", "amount", "filled_amount", "fee", "reserved_amount", "status", "funded_at",
+        "created_at", "updated_at",
+    )  # fmt: skip
     readonly_fields = fields
     ordering = ("interest_rate", "created_at", "id")
 
@@ -58,21 +61,6 @@ class CappedInlineFormSet(BaseInlineFormSet):
         return super().get_queryset()[: self.cap]
 
 
-class NoteInline(ReadOnlyInline):
-    """(v2) The loan's notes: each lender's part."""
-
-    model = Note
-    fk_name = "loan"
-    formset = CappedInlineFormSet
-    fields = ("id", "lender", "amount", "interest_rate", "fee", "status", "charged_off_principal", "funded_at")
-    readonly_fields = fields
-    ordering = ("id",)
-    verbose_name_plural = f"notes (the first {CappedInlineFormSet.cap}; all under Notes)"
-
-    def get_queryset(self, request: HttpRequest):
-        return super().get_queryset(request).select_related("lender")
-
-
 class LedgerInline(ReadOnlyInline):
     """(v2) The loan's ledger rows (funding, fees, repayments), oldest first."""
 
@@ -107,6 +95,64 @@ class DelinquencyFilter(admin.SimpleListFilter):
         return queryset if high is None else queryset.filter(days_past_due__lte=high)
 
 
+class NoteInline(ReadOnlyInline):
+    model = Note
+    fk_name = "loan"
+    formset = CappedInlineFormSet
+    fields = ("note_link", "lender", "amount", "interest_rate", "fee", "status", "charged_off_principal", "funded_at")
+    readonly_fields = fields
+    ordering = ("id",)
+    verbose_name_plural = f"notes (the first {CappedInlineFormSet.cap}; all under Notes)"
+
+    def get_queryset(self, request: HttpRequest):
+        return super().get_queryset(request).select_related("lender")
+
+    @admin.display(description="note")
+    def note_link(self, obj: Note):
+        return format_html('<a href="{}">Note #{}</a>', reverse("admin:loans_note_change", args=[obj.pk]), obj.pk)
+
+
+class NotePaymentInline(ReadOnlyInline):
+    model = NotePayment
+    fields = ("number", "due_date", "amount", "principal", "interest", "late_fee", "state")
+    readonly_fields = fields
+    ordering = ("number",)
+
+    def get_queryset(self, request: HttpRequest):
+        return super().get_queryset(request).select_related("payment")
+
+    @admin.display(description="state")
+    def state(self, obj: NotePayment):
+        return installment_state(obj.payment)
+
+    @admin.display(description="due date")
+    def due_date(self, obj: NotePayment):
+        return obj.payment.due_date
+
+
+@admin.register(Note)
+class NoteAdmin(ReadOnlyAdmin):
+    list_display = (
+        "id", "loan", "lender", "amount", "interest_rate", "fee", "status", "charged_off_principal", "funded_at",
+    )  # fmt: skip
+    list_select_related = ("loan", "lender")
+    list_filter = ("status", "funded_at")
+    search_fields = ("id__exact", "loan__id__exact", "lender__username")
+    fields = (
+        "loan",
+        "lender",
+        "offer",
+        "amount",
+        "interest_rate",
+        "fee",
+        "status",
+        "charged_off_principal",
+        "funded_at",
+    )
+    readonly_fields = fields
+    inlines = (NotePaymentInline,)
+
+
 @admin.register(Loan)
 class LoanAdmin(ReadOnlyAdmin):
     # The late ones first to the eye: delinquency and days past due (sortable) right after the status.
@@ -134,6 +180,7 @@ class LoanAdmin(ReadOnlyAdmin):
         "status",
         "borrower",
         "lender",
+        "lender_ids",
         "amount",
         "term_months",
         "requested_interest_rate",
@@ -184,7 +231,10 @@ class OfferAdmin(ReadOnlyAdmin):
     list_filter = ("status", "created_at")
     search_fields = ("id__exact", "loan__id__exact", "lender__username", "loan__borrower__username")
     date_hierarchy = "created_at"
-    fields = ("loan", "lender", "interest_rate", "reserved_amount", "status", "created_at", "updated_at")
+    fields = (
+        "loan", "lender", "interest_rate", "amount", "filled_amount", "fee", "reserved_amount", "status", "funded_at",
+        "created_at", "updated_at",
+    )  # fmt: skip
     readonly_fields = fields
 
 

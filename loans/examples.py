@@ -11,18 +11,20 @@ _SCHEDULE = build_schedule(
     amount=Decimal("5000.00"), annual_rate=Decimal("15.00"), term_months=6, start=datetime.date(2026, 1, 31)
 )
 _LOAN = {
-    "id": 1, "borrower": 2, "lender": None, "amount": "5000.00", "term_months": 6, "interest_rate": "15.00",
-    "lenme_fee": "3.75", "total_loan_amount": "5003.75", "monthly_payment_amount": None, "status": "OPEN",
-    "autopay": False, "days_past_due": 0, "delinquency": "current", "created_at": "2026-01-30T09:00:00Z",
-    "accepted_at": None, "funded_at": None, "completed_at": None, "defaulted_at": None,
+    "id": 1, "borrower": 2, "lender": None, "lenders": [], "amount": "5000.00", "term_months": 6,
+    "interest_rate": "15.00", "lenme_fee": "3.75", "total_loan_amount": "5003.75", "monthly_payment_amount": None,
+    "principal_outstanding": "0.00", "status": "OPEN", "autopay": False, "days_past_due": 0,
+    "delinquency": "current", "created_at": "2026-01-30T09:00:00Z", "accepted_at": None, "funded_at": None,
+    "completed_at": None, "defaulted_at": None,
 }  # fmt: skip
 _ACCEPTED = _LOAN | {
     "lender": 3,
+    "lenders": [3],
     "monthly_payment_amount": "870.17",
     "status": "ACCEPTED",
     "accepted_at": "2026-01-30T12:00:00Z",
 }
-_FUNDED = _ACCEPTED | {"status": "FUNDED", "funded_at": "2026-01-31T08:00:00Z"}
+_FUNDED = _ACCEPTED | {"status": "FUNDED", "funded_at": "2026-01-31T08:00:00Z", "principal_outstanding": "5000.00"}
 
 
 def _payment(row, *, paid: bool = False) -> dict:
@@ -43,7 +45,8 @@ LOAN_ACCEPTED = _ok("Accepted at 15.00%", _ACCEPTED)
 LOAN_FUNDED = _ok("Funded, with its schedule", _FUNDED | {"payments": [_payment(r) for r in _SCHEDULE]})
 OFFER_CREATED = _ok(
     "PENDING offer holding 5003.75",
-    {"id": 7, "loan": 1, "lender": 3, "interest_rate": "15.00", "reserved_amount": "5003.75", "status": "PENDING",
+    {"id": 7, "loan": 1, "lender": 3, "interest_rate": "15.00", "amount": "5000.00", "filled_amount": None,
+     "fee": None, "reserved_amount": "5003.75", "status": "PENDING", "funded_at": None,
      "created_at": "2026-01-30T10:00:00Z"},
     "201",
 )  # fmt: skip
@@ -72,6 +75,48 @@ VALIDATION_ERROR = OpenApiExample(
            "errors": [{"field": "amount", "code": "max_places", "detail": "Must have at most two decimal places."}]},
     response_only=True, status_codes=["400"],
 )  # fmt: skip
+
+
+# Three notes (v2): a 1000.00 loan over 3 months; offers 7 (400.00 at 10%), 8 (350.00 at 12%) and 9 (the whole
+# loan at 12%, younger than 8) are filled 400.00, 350.00 and 250.00; the 3.75 fee splits 1.50, 1.31, 0.94.
+_PARTS = ((3, "10.00", "400.00"), (4, "12.00", "350.00"), (5, "12.00", "250.00"))
+_FIRST_ROWS = sum(
+    (build_schedule(amount=Decimal(a), annual_rate=Decimal(r), term_months=3)[0].amount for _, r, a in _PARTS),
+    Decimal("0"),
+)
+THREE_NOTE_ACCEPT_REQUEST = OpenApiExample(
+    "Accept three offers (v2)", value={"offer_ids": [9, 8, 7]}, request_only=True
+)
+THREE_NOTE_ACCEPTED = _ok(
+    "Three notes accepted: filled 400.00, 350.00, 250.00 (v2)",
+    _LOAN | {
+        "id": 2, "amount": "1000.00", "term_months": 3, "interest_rate": "11.20", "total_loan_amount": "1003.75",
+        "lender": None, "lenders": [3, 4, 5], "monthly_payment_amount": f"{_FIRST_ROWS}", "status": "ACCEPTED",
+        "accepted_at": "2026-01-30T12:00:00Z",
+    },
+)  # fmt: skip
+THREE_NOTE_OFFERS = _ok(
+    "Offers after a three-note accept (v2)",
+    {"count": 3, "next": None, "previous": None, "results": [
+        {"id": 7, "loan": 2, "lender": 3, "interest_rate": "10.00", "amount": "400.00", "filled_amount": "400.00",
+         "fee": "1.50", "reserved_amount": "401.50", "status": "ACCEPTED", "funded_at": None,
+         "created_at": "2026-01-30T10:00:00Z"},
+        {"id": 8, "loan": 2, "lender": 4, "interest_rate": "12.00", "amount": "350.00", "filled_amount": "350.00",
+         "fee": "1.31", "reserved_amount": "351.31", "status": "ACCEPTED", "funded_at": None,
+         "created_at": "2026-01-30T10:05:00Z"},
+        {"id": 9, "loan": 2, "lender": 5, "interest_rate": "12.00", "amount": "1000.00", "filled_amount": "250.00",
+         "fee": "0.94", "reserved_amount": "250.94", "status": "ACCEPTED", "funded_at": None,
+         "created_at": "2026-01-30T10:10:00Z"},
+    ]},
+)  # fmt: skip
+NOT_COVERED = OpenApiExample(
+    "not_covered (v2)",
+    value={"type": "about:blank", "title": "Not covered", "status": 409,
+           "detail": "The chosen offers add up to 750.00; the loan is for 1000.00.", "code": "not_covered"},
+    response_only=True, status_codes=["409"],
+)  # fmt: skip
+
+
 PORTFOLIO = _ok(
     "A lender with three notes (one charged off) who also borrows",
     {

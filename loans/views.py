@@ -158,6 +158,7 @@ def _loan_action(
     example=None,
     tag: str = "loans",
 ):
+    examples_ = example if isinstance(example, list) else ([example] if example else None)
     return extend_schema(
         tags=[tag],
         summary=summary,
@@ -165,7 +166,7 @@ def _loan_action(
         request=request,
         parameters=[IDEMPOTENCY_KEY],
         responses={200: response, **errors(*statuses, conflicts=conflicts, idempotent=True)},
-        examples=[example] if example else None,
+        examples=examples_,
     )
 
 
@@ -234,7 +235,12 @@ class LoanAcceptView(LoanActionView):
         request=AcceptSerializer,
         statuses=(404, 403, 400),
         conflicts=("invalid_state", "not_covered"),
-        example=None,
+        example=[
+            examples.THREE_NOTE_ACCEPT_REQUEST,
+            examples.LOAN_ACCEPTED,
+            examples.THREE_NOTE_ACCEPTED,
+            examples.NOT_COVERED,
+        ],
     )
     def post(self, request: Request, *args, **kwargs):
         return super().post(request, *args, **kwargs)
@@ -267,6 +273,7 @@ class LoanFundView(LoanActionView):
         "schedule (each note amortized on its own amount and rate; each installment the sum of its notes' rows) "
         "are created, and the answer is the Loan FUNDED with `payments`.",
         response=LoanDetailSerializer,
+        example=examples.LOAN_FUNDED,
     )
     def post(self, request: Request, *args, **kwargs):
         return super().post(request, *args, **kwargs)
@@ -306,6 +313,7 @@ class OfferListCreateView(LoanActionView):
         summary="Offers on a loan, lowest rate first then oldest",
         description="The borrower sees every offer but REJECTED ones; anyone else only their own.",
         responses={200: OfferSerializer(many=True), **errors(404, 400)},
+        examples=[examples.THREE_NOTE_OFFERS],
     )
     def get(self, request: Request, loan_id: int) -> Response:
         loan = selectors.loan_get(loan_id=loan_id, user=request.user)

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The README's curl walkthrough as a checked script: 5000.00 for 6 months at 15.00%, offered, accepted,
-# funded, repaid in six installments, COMPLETED; the balances must move by exactly the expected amounts.
+# funded, repaid in six installments, COMPLETED; then part 2 (v2 notes): two lenders fund one 1000.00 loan
+# in parts and each is repaid by its own note. The balances must move by exactly the expected amounts.
 #
-#   eval "$(.venv/bin/python manage.py seed_demo)"   # sets BORROWER_TOKEN and LENDER_TOKEN
+#   eval "$(.venv/bin/python manage.py seed_demo)"   # sets BORROWER_TOKEN, LENDER_TOKEN, LENDER2_TOKEN
 #   scripts/walkthrough.sh                           # BASE_URL defaults to http://127.0.0.1:8000
 #
 # Needs only curl and python3. Exits non-zero at the first step that does not answer as expected.
@@ -12,8 +13,10 @@ BASE=${BASE_URL:-http://127.0.0.1:8000}
 BASE=${BASE%/}
 : "${BORROWER_TOKEN:?set BORROWER_TOKEN (eval \"\$(python manage.py seed_demo)\")}"
 : "${LENDER_TOKEN:?set LENDER_TOKEN (eval \"\$(python manage.py seed_demo)\")}"
+: "${LENDER2_TOKEN:?set LENDER2_TOKEN (eval \"\$(python manage.py seed_demo)\")}"
 B="Authorization: Token $BORROWER_TOKEN"
 L="Authorization: Token $LENDER_TOKEN"
+L2="Authorization: Token $LENDER2_TOKEN"
 
 BODY=$(mktemp)
 trap 'rm -f "$BODY"' EXIT
@@ -106,5 +109,40 @@ expect "$(money_delta "$LENDER_BEFORE" "$LENDER_AFTER")" "217.25" "lender balanc
 expect "$(echo "$LENDER_ME" | pick 'd["reserved_balance"]')" "$LENDER_RESERVED_BEFORE" "lender reserved balance"
 LOAN_JSON=$(call 200 GET "/api/loans/$LOAN/" "$B")
 expect "$(echo "$LOAN_JSON" | pick 'd["status"]')" "COMPLETED" "loan $LOAN status"
+
+echo "== 8. Part 2: two lenders fund one loan (notes)"
+BORROWER_BEFORE=$(call 200 GET /api/accounts/me/ "$B" | pick 'd["balance"]')
+LENDER_BEFORE=$(call 200 GET /api/accounts/me/ "$L" | pick 'd["balance"]')
+LENDER2_BEFORE=$(call 200 GET /api/accounts/me/ "$L2" | pick 'd["balance"]')
+LOAN_JSON=$(call 201 POST /api/loans/ "$B" '{"amount": "1000.00", "term_months": 4, "interest_rate": "12.00"}')
+LOAN2=$(echo "$LOAN_JSON" | pick 'd["id"]')
+OFFER_JSON=$(call 201 POST "/api/loans/$LOAN2/offers/" "$L" '{"interest_rate": "10.00", "amount": "600.00"}')
+OFFER_A=$(echo "$OFFER_JSON" | pick 'd["id"]')
+expect "$(echo "$OFFER_JSON" | pick 'd["reserved_amount"]')" "602.25" "a 600.00 part holds 600.00 + its fee share 2.25"
+OFFER_JSON=$(call 201 POST "/api/loans/$LOAN2/offers/" "$L2" '{"interest_rate": "11.00"}')
+OFFER_B=$(echo "$OFFER_JSON" | pick 'd["id"]')
+expect "$(echo "$OFFER_JSON" | pick 'd["reserved_amount"]')" "1003.75" "a whole-loan offer holds amount + fee"
+ACCEPTED=$(call 200 POST "/api/loans/$LOAN2/accept/" "$B" "{\"offer_ids\": [$OFFER_A, $OFFER_B]}")
+expect "$(echo "$ACCEPTED" | pick 'd["lender"], len(d["lenders"]), d["interest_rate"], d["monthly_payment_amount"]')" "None 2 10.40 255.44" "two lenders at the weighted rate"
+OFFERS=$(call 200 GET "/api/loans/$LOAN2/offers/" "$B")
+expect "$(echo "$OFFERS" | pick '[(o["filled_amount"], o["fee"], o["reserved_amount"]) for o in d["results"]]')" "[('600.00', '2.25', '602.25'), ('400.00', '1.50', '401.50')]" "fills, fee shares and holds cut"
+FIRST=$(call 200 POST "/api/loans/$LOAN2/fund/" "$L")
+expect "$(echo "$FIRST" | pick 'd["status"]')" "ACCEPTED" "the first lender's confirmation"
+FUNDED=$(call 200 POST "/api/loans/$LOAN2/fund/" "$L2")
+expect "$(echo "$FUNDED" | pick 'd["status"], [p["amount"] for p in d["payments"]]')" "FUNDED ['255.44', '255.44', '255.44', '255.45']" "the last confirmation funds it"
+NOTES=$(call 200 GET "/api/loans/$LOAN2/notes/" "$B")
+expect "$(echo "$NOTES" | pick '[(n["amount"], n["interest_rate"], n["fee"]) for n in d["results"]]')" "[('600.00', '10.00', '2.25'), ('400.00', '11.00', '1.50')]" "two notes"
+PAYMENTS=$(call 200 GET "/api/loans/$LOAN2/payments/" "$B")
+for P in $(echo "$PAYMENTS" | pick '" ".join(str(p["id"]) for p in d)'); do
+  STATUS=$(call 200 POST "/api/loans/$LOAN2/payments/$P/pay/" "$B" | pick 'd["loan_status"]')
+done
+expect "$STATUS" "COMPLETED" "loan $LOAN2 status after the last installment"
+NOTE=$(echo "$NOTES" | pick 'd["results"][1]["id"]')
+expect "$(call 200 GET "/api/notes/$NOTE/" "$L2" | pick '[p["amount"] for p in d["payments"]], d["principal_repaid"], d["interest_received"], d["status"]')" "['102.30', '102.30', '102.30', '102.31'] 400.00 9.21 REPAID" "the second lender's note"
+# The borrower received 1000.00 and repaid 1021.77; the lenders paid 602.25 and 401.50 and got back
+# 612.56 (153.14 x 4) and 409.21 (102.30 x 3 + 102.31).
+expect "$(money_delta "$BORROWER_BEFORE" "$(call 200 GET /api/accounts/me/ "$B" | pick 'd["balance"]')")" "-21.77" "borrower balance change"
+expect "$(money_delta "$LENDER_BEFORE" "$(call 200 GET /api/accounts/me/ "$L" | pick 'd["balance"]')")" "10.31" "lender balance change"
+expect "$(money_delta "$LENDER2_BEFORE" "$(call 200 GET /api/accounts/me/ "$L2" | pick 'd["balance"]')")" "7.71" "lender2 balance change"
 
 echo "walkthrough: OK"

@@ -47,6 +47,7 @@ def pytest_runtest_setup(item):
 def _test_settings(settings):
     settings.THROTTLE_USER_RATE = ""
     settings.THROTTLE_ANON_RATE = ""
+    settings.THROTTLE_LOGIN_RATE = ""
     # Users and clients are made by the dozen: PBKDF2's deliberate slowness buys the tests nothing,
     # and WhiteNoise would otherwise index every static file again for each new APIClient.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -4,9 +4,9 @@ from decimal import Decimal
 
 import factory
 from django.contrib.auth import get_user_model
-from rest_framework.authtoken.models import Token
 
 from accounts.services import account_deposit
+from accounts.tokens import token_issue
 
 User = get_user_model()
 
@@ -29,5 +29,5 @@ class UserFactory(factory.django.DjangoModelFactory):
 
 
 def token_for(user) -> str:
-    token, _ = Token.objects.get_or_create(user=user)
-    return token.key
+    """A new token key for user (only digests are stored, so there is no existing key to fetch)."""
+    return token_issue(user=user)

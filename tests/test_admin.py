@@ -222,3 +222,14 @@ def test_changelist_query_count_does_not_grow_with_rows(admin_client, admin_user
         make([factories.UserFactory(balance="20000.00") for _ in range(3)])
     assert model.objects.count() > 3
     assert count_queries() == few
+
+
+def test_loan_page_shows_its_notes_and_a_note_page_shows_its_rows(admin_client, world):
+    note = world.notes.get()
+    page = admin_client.get(f"/admin/loans/loan/{world.pk}/change/").content.decode()
+    assert f"Note #{note.pk}" in page and f"/admin/loans/note/{note.pk}/change/" in page
+
+    page = admin_client.get(f"/admin/loans/note/{note.pk}/change/").content.decode()
+
+    assert "5000.00" in page and "870.17" in page and "62.50" in page  # row 1 of the worked example
+    assert page.count("870.16") >= 2  # rows 5 and 6

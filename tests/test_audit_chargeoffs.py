@@ -1,4 +1,4 @@
-"""audit_ledger check (g), charge-offs: a note's status follows its loan's, and charged-off principal
+"""audit_ledger, charge-offs (in check (h), the notes): a note's status follows its loan's, and charged-off principal
 appears only on notes of loans that were charged off. Clean after a real charge-off and recovery."""
 
 import datetime
@@ -26,7 +26,7 @@ def test_a_charged_off_note_on_a_funded_loan_is_caught(flow):  # noqa: F811
     Note.objects.filter(loan_id=flow["repaying"]).update(status="CHARGED_OFF")
     output, code = run_audit()
     assert code == 1 and "CHARGED_OFF on a loan that is FUNDED" in output
-    assert failing_checks() == {"charge_offs"}
+    assert failing_checks() == {"notes"}
 
 
 def test_a_defaulted_loan_with_active_notes_is_caught(flow):  # noqa: F811
@@ -39,4 +39,4 @@ def test_charged_off_principal_on_a_loan_never_charged_off_is_caught(flow):  # n
     Note.objects.filter(loan_id=flow["completed"]).update(charged_off_principal=Decimal("1.00"))
     output, code = run_audit()
     assert code == 1 and "on a loan never charged off" in output
-    assert failing_checks() == {"charge_offs"}
+    assert failing_checks() == {"notes"}

@@ -6,9 +6,10 @@ from decimal import Decimal
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import DatabaseError, connection, transaction
 from django.db.models import F
 
-from accounts.audit import audit
+from accounts.audit import audit, funding_ties, schedule_ties
 from accounts.models import Profile, Transaction
 from loans.models import Loan, Offer, Payment
 from tests import factories
@@ -133,7 +134,7 @@ def test_a_platform_account_out_of_step_with_the_funded_loans_is_caught(flow):
     output, code = run_audit()
 
     assert code == 1 and "[platform]" in output
-    assert failing_checks() == {"platform"}
+    assert failing_checks() == {"platform", "funding"}  # (f) ties the fee row to lenme_fee too
 
 
 def test_money_created_from_nowhere_is_caught(flow, stranger):
@@ -143,7 +144,7 @@ def test_money_created_from_nowhere_is_caught(flow, stranger):
     output, code = run_audit()
 
     assert code == 1 and "[conservation]" in output
-    assert failing_checks() == {"conservation"}
+    assert failing_checks() == {"conservation", "funding"}  # (f): a funding row on no funded loan
 
 
 def test_an_installment_marked_paid_without_a_repayment_is_caught(flow):
@@ -185,3 +186,103 @@ def test_the_summary_fits_one_screen_and_lists_only_the_first_violations(flow):
     assert len(lines) <= 30
     assert [line.split(")")[0].strip() for line in lines[1:6]] == ["(a", "(b", "(c", "(d", "(e"]
     assert sum(1 for line in lines if line.strip().startswith("[")) == 20
+
+
+# Issue 11 item 5: the ledger is immutable in the database (a PostgreSQL trigger), and the audit ties
+# each funded loan's funding and fee rows to its amount, fee and parties, and its schedule to its
+# amount. The two tampers a review got past the audit are reproduced here and now caught.
+
+
+def _without_ledger_trigger():
+    """Tampering bypasses every guard: on PostgreSQL the test turns ordinary triggers off for its own
+    transaction only (SET LOCAL, as a superuser would; rolled back with the test); SQLite has only the
+    ORM guard, which QuerySet.update() bypasses."""
+    if connection.vendor == "postgresql":
+        assert connection.in_atomic_block
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL session_replication_role = replica")
+
+
+def test_a_funding_row_inflated_with_both_balances_moved_is_caught(flow):
+    loan = Loan.objects.get(pk=flow["repaying"])
+    _without_ledger_trigger()
+    Transaction.objects.filter(loan=loan, kind="funding").update(amount=F("amount") + Decimal("100.00"))
+    Profile.objects.filter(user_id=loan.borrower_id).update(balance=F("balance") + Decimal("100.00"))
+    Profile.objects.filter(user_id=loan.lender_id).update(balance=F("balance") - Decimal("100.00"))
+
+    output, code = run_audit()
+
+    assert code == 1, output
+    assert f"[funding] loan {loan.pk}: funding row of 1100.00, the loan's amount is 1000.00" in output
+    assert failing_checks() == {"funding"}
+
+
+def test_an_unpaid_installment_edited_to_a_cent_then_paid_is_caught(flow, borrower):
+    loan = Loan.objects.get(pk=flow["repaying"])
+    row = Payment.objects.get(loan=loan, number=3)
+    Payment.objects.filter(pk=row.pk).update(amount=Decimal("0.01"))
+    reply = client_for(borrower).post(f"/api/loans/{loan.pk}/payments/{row.pk}/pay/", format="json")
+    assert reply.status_code == 200, reply.content
+
+    output, code = run_audit()
+
+    assert code == 1, output
+    assert f"installment 3 amount 0.01 is not principal {row.principal} + interest {row.interest}" in output
+    assert failing_checks() == {"schedule"}
+
+    # Edited consistently (principal too), the principals no longer sum to the loan's amount.
+    Payment.objects.filter(pk=row.pk).update(principal=Decimal("0.01"), interest=Decimal("0.00"))
+    output, code = run_audit()
+    assert code == 1 and "installment 3 amount" not in output
+    assert "installment principals sum to" in output and failing_checks() == {"schedule"}
+
+
+def test_the_ties_alone():
+    assert funding_ties(
+        amount=Decimal("10.00"), fee=Decimal("0"), borrower_id=1, lender_id=2, platform_id=3, rows=[]
+    ) == ["0 funding rows, expected 1"]
+    assert funding_ties(
+        amount=Decimal("10.00"),
+        fee=Decimal("1.00"),
+        borrower_id=1,
+        lender_id=2,
+        platform_id=3,
+        rows=[("funding", Decimal("10.00"), 2, 1), ("fee", Decimal("1.00"), 2, 1)],
+    ) == ["fee row from user 2 to 1, not lender -> platform"]
+    assert schedule_ties(amount=Decimal("3.00"), rows=[(1, Decimal("1.50"), Decimal("1.50"), Decimal("0"))]) == [
+        "installment principals sum to 1.50, the loan's amount is 3.00"
+    ]
+
+
+def test_the_audit_is_still_clean_after_the_flow(flow):
+    assert audit().ok, audit().violations
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "UPDATE accounts_transaction SET amount = amount + 100",
+        "UPDATE accounts_transaction SET note = 'x'",
+        "DELETE FROM accounts_transaction",
+    ],
+)
+def test_raw_sql_update_and_delete_of_the_ledger_fail_on_postgresql(flow, sql):
+    before = list(Transaction.objects.order_by("pk").values_list("pk", "amount", "note"))
+    assert before
+    with (
+        pytest.raises(DatabaseError, match="ledger rows are immutable"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute(sql)
+    assert list(Transaction.objects.order_by("pk").values_list("pk", "amount", "note")) == before
+
+
+@pytest.mark.postgres
+def test_the_trigger_is_installed_by_the_migration():
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT tgenabled FROM pg_trigger WHERE tgname = 'accounts_transaction_immutable' AND NOT tgisinternal"
+        )
+        assert cursor.fetchall() == [("O",)]

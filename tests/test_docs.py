@@ -13,6 +13,8 @@ from drf_spectacular.validation import validate_schema
 CONTRACT = {
     ("post", "/api/auth/register/"),
     ("post", "/api/auth/token/"),
+    ("post", "/api/auth/logout/"),  # v2
+    ("post", "/api/auth/password/"),  # v2
     ("get", "/api/accounts/me/"),
     ("post", "/api/accounts/deposit/"),
     ("post", "/api/accounts/withdraw/"),

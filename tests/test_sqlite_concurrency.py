@@ -45,6 +45,7 @@ def sqlite_server(tmp_path):
         "DEBUG": "1",
         "THROTTLE_USER_RATE": "",
         "THROTTLE_ANON_RATE": "",
+        "THROTTLE_LOGIN_RATE": "",
     }
     subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
     port = _free_port()

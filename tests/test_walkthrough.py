@@ -13,9 +13,10 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.db.models import Sum
-from rest_framework.authtoken.models import Token
 
-from accounts.models import Profile, Transaction
+from accounts.models import AuthToken, Profile, Transaction
+from accounts.tokens import key_digest
+from loans.models import Note
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "scripts" / "walkthrough.sh"
@@ -50,7 +51,7 @@ def test_seed_demo_prints_one_export_line_of_tokens_on_stdout():
     assert match, out
     users = get_user_model().objects
     for username, key in zip(TARGETS, match.groups(), strict=True):
-        assert Token.objects.get(key=key).user == users.get(username=username)
+        assert AuthToken.objects.get(digest=key_digest(key)).user == users.get(username=username)
     assert "demo_borrower" in err and "demo-borrower-pass" in err  # credentials for humans, on stderr
 
 
@@ -61,7 +62,8 @@ def test_seed_demo_users_can_log_in_with_the_printed_passwords(api):
     response = api.post("/api/auth/token/", {"username": "demo_lender", "password": "demo-lender-pass"}, format="json")
 
     assert response.status_code == 200
-    assert response.json()["token"] == Token.objects.get(user__username="demo_lender").key
+    token = response.json()["token"]
+    assert AuthToken.objects.get(digest=key_digest(token)).user.username == "demo_lender"
 
 
 @pytest.mark.django_db
@@ -71,7 +73,9 @@ def test_seed_demo_twice_changes_nothing():
 
     second, _ = seed()
 
-    assert second == first  # same tokens
+    assert EXPORT.match(second) and second != first  # fresh tokens (only digests are stored) ...
+    for key in EXPORT.match(first).groups():  # ... and the first run's still work
+        assert AuthToken.objects.filter(digest=key_digest(key)).exists()
     assert (balances(), Transaction.objects.count()) == after_first
     assert balances() == TARGETS
     for username, target in TARGETS.items():
@@ -133,7 +137,7 @@ needs_tools = pytest.mark.skipif(
 @pytest.mark.django_db(transaction=True)
 def test_walkthrough_script_passes_against_a_live_server(live_server):
     out, _ = seed()
-    borrower_token, lender_token, _lender2 = EXPORT.match(out).groups()
+    borrower_token, lender_token, lender2_token = EXPORT.match(out).groups()
 
     result = subprocess.run(  # noqa: S603
         ["bash", str(SCRIPT)],
@@ -142,6 +146,7 @@ def test_walkthrough_script_passes_against_a_live_server(live_server):
             "BASE_URL": live_server.url,
             "BORROWER_TOKEN": borrower_token,
             "LENDER_TOKEN": lender_token,
+            "LENDER2_TOKEN": lender2_token,  # part 2: two lenders fund one loan
         },
         capture_output=True,
         text=True,
@@ -150,12 +155,14 @@ def test_walkthrough_script_passes_against_a_live_server(live_server):
 
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.rstrip().endswith("walkthrough: OK")
-    # 1000.00 + 5000.00 - 5221.00 and 10000.00 - 5003.75 + 5221.00, checked here too, not only by the script.
+    # Part 1: 1000.00 + 5000.00 - 5221.00 and 10000.00 - 5003.75 + 5221.00; part 2: the borrower repays
+    # 1021.77 for 1000.00, the lenders get 612.56 for 602.25 and 409.21 for 401.50. Checked here too.
     assert balances() == {
-        "demo_borrower": Decimal("779.00"),
-        "demo_lender": Decimal("10217.25"),
-        "demo_lender2": Decimal("10000.00"),
+        "demo_borrower": Decimal("779.00") + Decimal("1000.00") - Decimal("1021.77"),
+        "demo_lender": Decimal("10217.25") - Decimal("602.25") + Decimal("612.56"),
+        "demo_lender2": Decimal("10000.00") - Decimal("401.50") + Decimal("409.21"),
     }
+    assert Note.objects.count() == 3  # one for the v1 loan, two for part 2
     for username in TARGETS:
         assert ledger_sum(username) == balances()[username]
 
@@ -167,7 +174,13 @@ def test_walkthrough_script_fails_on_a_bad_token(live_server):
 
     result = subprocess.run(  # noqa: S603
         ["bash", str(SCRIPT)],
-        env={**os.environ, "BASE_URL": live_server.url, "BORROWER_TOKEN": "wrong", "LENDER_TOKEN": "wrong"},
+        env={
+            **os.environ,
+            "BASE_URL": live_server.url,
+            "BORROWER_TOKEN": "wrong",
+            "LENDER_TOKEN": "wrong",
+            "LENDER2_TOKEN": "wrong",
+        },
         capture_output=True,
         text=True,
         timeout=60,

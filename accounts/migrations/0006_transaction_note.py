@@ -5,18 +5,30 @@ from django.db import migrations, models
 
 
 def v1_rows_belong_to_the_one_note(apps, schema_editor):
+    """Each v1 funded loan has exactly one note (loans 0002): its funding, fee and repayment rows are
+    that note's. This one-time annotation of existing rows (no amount or party changes) is the only
+    write ever made to the ledger; on PostgreSQL the immutability trigger (0005) is set aside for it
+    inside this migration's transaction and restored before it commits."""
     Transaction = apps.get_model("accounts", "Transaction")
     Note = apps.get_model("loans", "Note")
+    if not Note.objects.exists():
+        return
+    postgres = schema_editor.connection.vendor == "postgresql"
+    if postgres:
+        schema_editor.execute("ALTER TABLE accounts_transaction DISABLE TRIGGER accounts_transaction_immutable")
     for note in Note.objects.iterator():
         Transaction.objects.filter(loan_id=note.loan_id, kind__in=["funding", "fee", "repayment"]).update(
             loan_note=note
         )
+    if postgres:
+        schema_editor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # no pending FK checks block the ALTER
+        schema_editor.execute("ALTER TABLE accounts_transaction ENABLE TRIGGER accounts_transaction_immutable")
 
 
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('accounts', '0003_username_case_insensitive_unique'),
+        ('accounts', '0005_ledger_immutable'),
         ('loans', '0002_notes'),
     ]
 

@@ -3,10 +3,12 @@
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
+from django.db import OperationalError
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+from rest_framework.views import set_rollback
 
 from lenme.errors import (  # noqa: F401 - re-exported: the HTTP layer's view of the domain errors
     AlreadyPaid,
@@ -79,7 +81,25 @@ def problem_response(body: dict[str, Any], headers: dict[str, str] | None = None
     return Response(body, status=body["status"], headers=headers, content_type=PROBLEM_CONTENT_TYPE)
 
 
+# PostgreSQL query_canceled: a statement_timeout (or a cancelled lock wait) ran out. Nothing was
+# committed, so it is a 409 `conflict` the client may retry, not a 500.
+_CONFLICT_SQLSTATES = {"57014"}
+
+
+def _is_query_canceled(exc: BaseException) -> bool:
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if getattr(exc, "sqlstate", None) in _CONFLICT_SQLSTATES:
+            return True
+        exc = exc.__cause__
+    return False
+
+
 def exception_handler(exc: Exception, context: dict) -> Response | None:
+    if isinstance(exc, OperationalError) and _is_query_canceled(exc):
+        set_rollback()
+        exc = Conflict("The database cancelled the statement (it ran past its time limit); it is safe to retry.")
     if isinstance(exc, DomainError):
         return problem_response(problem(exc.status_code, exc.code, exc.title, exc.detail, exc.errors))
     if isinstance(exc, Http404):

@@ -2,7 +2,7 @@
 
 A malformed page or page_size, or a page past the last one, is a 400 `validation_error` naming the
 parameter: a 404 would read as "the loan is not visible" on nested lists such as a loan's offers.
-A page_size above 200 is served as 200 (the documented maximum), like DRF does.
+A page_size above 200 (the schema's maximum) is a 400 too: the schema and the service agree.
 """
 
 import re
@@ -31,7 +31,15 @@ class PageNumberPagination(pagination.PageNumberPagination):
 
     def get_page_size(self, request) -> int:
         size = _positive_int(request, self.page_size_query_param)
-        return self.page_size if size is None else min(size, self.max_page_size)
+        if size is None:
+            return self.page_size
+        if size > self.max_page_size:
+            raise ValidationFailed.field(
+                self.page_size_query_param,
+                f"`{self.page_size_query_param}` must be at most {self.max_page_size}.",
+                "max_value",
+            )
+        return size
 
     def paginate_queryset(self, queryset, request, view=None):
         self.request = request

@@ -48,7 +48,7 @@ class StrictJSONParser(JSONParser):
             data = json.loads(raw.decode(encoding), parse_float=_parse_float, parse_constant=_reject_constant)
         except RecursionError as exc:  # hostile nesting ([[[[...) must be a 400, not a 500
             raise ParseError("JSON parse error - nested too deeply.") from exc
-        except (ValueError, UnicodeDecodeError) as exc:
+        except (ValueError, UnicodeDecodeError, LookupError) as exc:  # LookupError: charset=base64
             raise ParseError(f"JSON parse error - {exc}") from exc
         if _depth_exceeds(data, MAX_DEPTH):
             raise ParseError(f"JSON parse error - nested deeper than {MAX_DEPTH} levels.")

@@ -1,7 +1,7 @@
 """OpenAPI pieces shared by every view: the problem+json error shape and its responses."""
 
 from drf_spectacular import openapi
-from drf_spectacular.extensions import OpenApiSerializerFieldExtension
+from drf_spectacular.extensions import OpenApiAuthenticationExtension, OpenApiSerializerFieldExtension
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, inline_serializer
 from rest_framework import serializers
 
@@ -79,6 +79,27 @@ IDEMPOTENCY_KEY = OpenApiParameter(
 __all__ = ["IDEMPOTENCY_KEY", "OpenApiExample", "Problem", "errors", "problem"]
 
 
+class TokenSchemeExtension(OpenApiAuthenticationExtension):
+    """`Authorization: Token <key>`; the service stores only a digest of each key."""
+
+    target_class = "lenme.api.authentication.TokenAuthentication"
+    name = "tokenAuth"
+    priority = 1
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "apiKey",
+            "in": "header",
+            "name": "Authorization",
+            "description": (
+                "`Token <key>`, the 40 hex digits answered by register, token or password (prefix `Token`). "
+                "Only a SHA-256 digest of each key is stored, so a lost key cannot be shown again: sign in "
+                "for a new one. `POST /api/auth/logout/` revokes the key sent; a password change revokes "
+                "every earlier key."
+            ),
+        }
+
+
 class DecimalAmountFieldExtension(OpenApiSerializerFieldExtension):
     """Money and rates: answered as strings with exactly two decimals; accepted as such a string or a
     plain number, with at most two decimals as written."""
@@ -143,5 +164,5 @@ def postprocess(result: dict, generator, request, public) -> dict:
             for parameter in operation.get("parameters", []):
                 if parameter.get("name") == "page_size" and parameter.get("in") == "query":
                     parameter["schema"] = {"type": "integer", "minimum": 1, "default": 50, "maximum": 200}
-                    parameter["description"] = "Results per page: default 50; above 200 is served as 200."
+                    parameter["description"] = "Results per page: default 50; above 200 is 400 `validation_error`."
     return result

@@ -16,7 +16,7 @@ from lenme.errors import (
     OutOfOrder,
 )
 from lenme.locks import lock_payments, lock_profiles
-from lenme.money import split_largest_remainder
+from lenme.money import ZERO, split_largest_remainder
 from loans.models import (
     REPAYING_LOAN_STATUSES,
     Loan,
@@ -53,14 +53,20 @@ def payment_settle(*, loan: Loan, payment: Payment, today: datetime.date | None 
         )
     shares = split_largest_remainder(payment.late_fee, [r.amount for r in rows])
     several = len(rows) > 1
+    if sum((r.amount for r in rows), ZERO) != payment.amount:
+        if several:  # pragma: no cover - funding writes installments as the sums of their rows
+            raise InvalidState(f"Installment {payment.number} of loan #{loan.pk} does not match its notes' rows.")
+        parts = [due]  # one note (v1): it is paid the installment, exactly as v1 paid its lender
+    else:
+        parts = [row.amount + share for row, share in zip(rows, shares, strict=True)]
     entries = []
-    for row, share in zip(rows, shares, strict=True):
+    for row, share, part in zip(rows, shares, parts, strict=True):
         row.late_fee = share
-        if row.amount + share > 0:  # no ledger row for 0.00
+        if part > 0:  # no ledger row for 0.00
             entries.append(
                 ledger_transfer(
                     kind=TransactionKind.REPAYMENT,
-                    amount=row.amount + share,
+                    amount=part,
                     from_profile=borrower_profile,
                     to_profile=profiles[row.note.lender_id],
                     loan=loan,
@@ -82,10 +88,10 @@ def payment_settle(*, loan: Loan, payment: Payment, today: datetime.date | None 
             NotificationKind.PAYMENT_RECEIVED,
             f"Installment {payment.number} of loan #{loan.pk} paid: {due}."
             if not several
-            else f"Installment {payment.number} of loan #{loan.pk} paid: {row.amount + share} to your note #{row.note_id}.",
+            else f"Installment {payment.number} of loan #{loan.pk} paid: {part} to your note #{row.note_id}.",
             loan.pk,
         )
-        for row, share in zip(rows, shares, strict=True)
+        for row, part in zip(rows, parts, strict=True)
     ]
     if payment.number == loan.term_months:
         # FUNDED or DEFAULTED -> COMPLETED: repaid after all.

@@ -157,13 +157,15 @@ def test_register_ignores_a_bad_token_header(api):
 # Token ---------------------------------------------------------------------------------------------
 
 
-def test_token_returns_the_users_token(api):
+def test_token_returns_a_new_working_token_and_the_registered_one_still_works(api):
     registered = register(api, username="dave", password=STRONG).json()
 
     response = post(api, "/api/auth/token/", {"username": "dave", "password": STRONG})
 
     assert response.status_code == 200, response.content
-    assert response.json() == {"token": registered["token"]}
+    assert set(response.json()) == {"token"} and response.json()["token"] != registered["token"]
+    for key in (registered["token"], response.json()["token"]):
+        assert api.get("/api/accounts/me/", HTTP_AUTHORIZATION=f"Token {key}").json()["username"] == "dave"
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,8 @@ class Command(BaseCommand):
     help = (
         "Audit the money: (a) balances = ledger rows, (b) reservations = live offers' holds, (c) platform "
         "account = fees of funded loans, (d) balances = deposits - withdrawals, (e) paid installments = "
-        "repayment rows. Exit status 1 when anything is off."
+        "repayment rows, (f) funding and fee rows = each funded loan's amount, fee and parties, (g) installment "
+        "principals = loan amount and amount = principal + interest. Exit status 1 when anything is off."
     )
 
     def add_arguments(self, parser):

@@ -1,7 +1,8 @@
 """Demo users for trying the API: `eval "$(.venv/bin/python manage.py seed_demo)"` sets their tokens.
 
-Idempotent: users, passwords and tokens are created once; balances are topped up (through the deposit
-service, so the ledger balances) only to their target, never doubled. The only stdout line is the
+Idempotent: users and passwords are created once; balances are topped up (through the deposit
+service, so the ledger balances) only to their target, never doubled. Tokens are stored as digests
+only, so each run issues (and prints) a new token per user; earlier ones keep working. The only stdout line is the
 `export ...` line; everything else goes to stderr.
 """
 
@@ -11,10 +12,10 @@ from decimal import Decimal
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
-from rest_framework.authtoken.models import Token
 
 from accounts.models import Profile
 from accounts.services import account_deposit
+from accounts.tokens import token_issue
 
 # (environment variable, username, password, target balance)
 DEMO_USERS = (
@@ -38,7 +39,7 @@ class Command(BaseCommand):
             balance = Profile.objects.get(user=user).balance
             action = f"deposited {deposited}" if deposited else "unchanged"
             self.stderr.write(f"{username:<14} password {password:<20} balance {balance:>10} ({action}); ${variable}")
-            exports.append(f"{variable}={shlex.quote(token.key)}")
+            exports.append(f"{variable}={shlex.quote(token)}")
         self.stdout.write("export " + " ".join(exports))
 
     def _seed_user(self, *, username: str, password: str, target: Decimal):
@@ -48,7 +49,7 @@ class Command(BaseCommand):
             if created or not user.check_password(password):
                 user.set_password(password)
                 user.save(update_fields=["password"])
-            token, _ = Token.objects.get_or_create(user=user)
+            token = token_issue(user=user)
         # Top up only what is missing, so a rerun deposits nothing (or just enough after a demo spent some).
         missing = target - Profile.objects.get(user=user).balance
         if missing > 0:
