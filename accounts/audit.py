@@ -443,7 +443,7 @@ def check_notes() -> CheckResult:
     add up to its amount; a note is REPAID exactly when its loan is COMPLETED. (Each note's funding and
     fee rows are tied in (f); its rows, the installments and what its lender received in (g).) (v2) And
     check_charge_offs: each note's status follows its loan's, charged-off principal only after a charge-off."""
-    result = CheckResult("notes", "notes repay their amounts; installments = sums of note rows", 0)
+    result = CheckResult("notes", "notes repay their amounts and add up to the loan", 0)
     loans = dict(Loan.objects.filter(status__in=FUNDED_STATUSES).values_list("pk", "amount"))
     completed = set(Loan.objects.filter(status=LoanStatus.COMPLETED).values_list("pk", flat=True))
     notes = {
