@@ -54,5 +54,9 @@ seed: migrate
 audit: venv
 	$(BIN)/python manage.py audit_ledger
 
+# The money endpoints under load against pgbench on the local PostgreSQL (see scripts/bench.py).
+bench: venv
+	$(BIN)/python scripts/bench.py
+
 clean:
 	rm -rf $(VENV) .pytest_cache

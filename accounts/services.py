@@ -7,12 +7,12 @@ from decimal import Decimal
 from django.conf import settings
 from django.contrib.auth import authenticate, get_user_model, password_validation
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from accounts.models import AuthToken, Profile, Transaction, TransactionKind
 from accounts.tokens import token_issue
-from lenme.db import atomic_retry
+from lenme.db import atomic_retry, statement_retry
 from lenme.errors import InsufficientFunds, InvalidState, ValidationFailed
 from lenme.locks import lock_profiles
 from lenme.money import MAX_BALANCE
@@ -149,15 +149,50 @@ def password_change(*, user, old_password: str, new_password: str) -> str:
         return token_issue(user=locked)
 
 
-@atomic_retry
+def profile_credit(*, user, amount: Decimal, kind: str) -> Profile | None:
+    """Add amount to the user's balance and write its ledger row, or None if that would pass MAX_BALANCE.
+
+    On PostgreSQL one statement, atomic by itself: an UPDATE ... RETURNING that row-locks the profile
+    (re-checking the bound on the row it locked) and the ledger INSERT fed by it, so the balance and
+    its Transaction row are written together or not at all. Elsewhere the locked ORM steps.
+    """
+    if connection.vendor != "postgresql":
+        with transaction.atomic():
+            profile = lock_profiles([user.pk])[user.pk]
+            if profile.balance + amount > MAX_BALANCE:
+                return None
+            profile.balance += amount
+            profiles_save([profile], [ledger_entry(kind=kind, amount=amount, to_profile=profile)])
+            return profile
+    now = timezone.now()
+    profile_table, ledger_table = Profile._meta.db_table, Transaction._meta.db_table
+    sql = (
+        f"WITH credited AS (UPDATE {profile_table} SET balance = balance + %s, updated_at = %s "  # noqa: S608
+        "WHERE user_id = %s AND balance + %s <= %s RETURNING id, balance, reserved_balance), "
+        f"entry AS (INSERT INTO {ledger_table} "
+        "(kind, from_user_id, to_user_id, amount, loan_id, payment_id, note, created_at) "
+        "SELECT %s, NULL, %s, %s, NULL, NULL, '', %s FROM credited RETURNING id) "
+        "SELECT credited.id, credited.balance, credited.reserved_balance, (SELECT count(*) FROM entry) "
+        "FROM credited"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [amount, now, user.pk, amount, MAX_BALANCE, kind, user.pk, amount, now])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    pk, balance, reserved, entries = row
+    if entries != 1:  # pragma: no cover - the INSERT runs once per credited row, by construction
+        raise AssertionError("a credit without its ledger row")
+    return Profile(pk=pk, user=user, balance=balance, reserved_balance=reserved, updated_at=now)
+
+
+@statement_retry
 def account_deposit(*, user, amount: Decimal) -> Profile:
-    profile = lock_profiles([user.pk])[user.pk]
-    if profile.balance + amount > MAX_BALANCE:
+    profile = profile_credit(user=user, amount=amount, kind=TransactionKind.DEPOSIT)
+    if profile is None:
         raise ValidationFailed.field(
             "amount", f"This deposit would take your balance above {MAX_BALANCE}.", "max_balance"
         )
-    profile.balance += amount
-    profiles_save([profile], [ledger_entry(kind=TransactionKind.DEPOSIT, amount=amount, to_profile=profile)])
     return profile
 
 

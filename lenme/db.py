@@ -39,23 +39,20 @@ def is_retryable(exc: BaseException) -> bool:
     return False
 
 
-def atomic_retry(func: Callable[P, R]) -> Callable[P, R]:
-    """Run func in transaction.atomic(); when it is the outermost transaction, retry retryable failures.
-
-    Nested inside another atomic block the error propagates, so the outermost caller retries the whole
-    unit of work (a retry can only restart a whole transaction). After LENME_DB_RETRIES attempts the
-    caller gets 409 `conflict`, never a 500.
-    """
-
+def _retrying(func: Callable[P, R], *, atomic: bool) -> Callable[P, R]:
     @functools.wraps(func)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         if connection.in_atomic_block:
+            if not atomic:
+                return func(*args, **kwargs)
             with transaction.atomic():
                 return func(*args, **kwargs)
         attempts = max(1, settings.LENME_DB_RETRIES)
         for attempt in range(1, attempts + 1):
             committed = []
             try:
+                if not atomic:
+                    return func(*args, **kwargs)
                 with transaction.atomic():
                     # Runs first among the on_commit hooks: an error raised by a later hook (after the
                     # commit) must never re-run a step whose money already moved.
@@ -72,6 +69,26 @@ def atomic_retry(func: Callable[P, R]) -> Callable[P, R]:
         raise AssertionError("unreachable")  # pragma: no cover
 
     return wrapper
+
+
+def atomic_retry(func: Callable[P, R]) -> Callable[P, R]:
+    """Run func in transaction.atomic(); when it is the outermost transaction, retry retryable failures.
+
+    Nested inside another atomic block the error propagates, so the outermost caller retries the whole
+    unit of work (a retry can only restart a whole transaction). After LENME_DB_RETRIES attempts the
+    caller gets 409 `conflict`, never a 500.
+    """
+    return _retrying(func, atomic=True)
+
+
+def statement_retry(func: Callable[P, R]) -> Callable[P, R]:
+    """atomic_retry for a func that is atomic by itself (one SQL statement, or its own atomic block).
+
+    Outside a transaction it runs in autocommit, which spares the BEGIN and COMMIT round trips; inside
+    one it joins it without a savepoint (a failed statement fails the enclosing transaction, which its
+    owner retries). Retryable failures are retried the same way, then answered 409 `conflict`.
+    """
+    return _retrying(func, atomic=False)
 
 
 def use_sqlite_parameter_limit(sender, connection, **kwargs) -> None:

@@ -45,6 +45,8 @@ CSRF_TRUSTED_ORIGINS = [o.strip() for o in env_str("CSRF_TRUSTED_ORIGINS", "").s
 # Behind a TLS-terminating proxy, say which header it sets: SECURE_PROXY_SSL_HEADER=X-Forwarded-Proto,https
 # (never trusted by default: a client could send it itself).
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
+# Probes come from the orchestrator straight to the process over plain http: never redirected.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
 SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", not DEBUG)
 CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", not DEBUG)
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31536000)
@@ -69,9 +71,11 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "accounts",
     "loans",
+    "webhooks",
 ]
 
 MIDDLEWARE = [
+    "lenme.access_log.AccessLogMiddleware",  # first: it times and logs every request, errors included
     "lenme.api.middleware.RejectUndecodableCharsetMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -105,10 +109,13 @@ TEMPLATES = [
 
 # SQLite file by default; DATABASE_URL switches to PostgreSQL. No ATOMIC_REQUESTS: services own
 # their transactions so row locks live only as long as a money step.
+# Connections persist (CONN_MAX_AGE seconds, 0 closes one per request), checked before each request
+# reuses one so a database restart costs one reconnect, never an error.
 DATABASES = {
     "default": dj_database_url.parse(
         env_str("DATABASE_URL", "") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
-        conn_max_age=env_int("CONN_MAX_AGE", 0),
+        conn_max_age=env_int("CONN_MAX_AGE", 60),
+        conn_health_checks=env_bool("CONN_HEALTH_CHECKS", True),
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
@@ -176,6 +183,12 @@ LENME_SWEEP_SECONDS = env_int("LENME_SWEEP_SECONDS", 60)
 LENME_IDEMPOTENCY_TTL = env_int("LENME_IDEMPOTENCY_TTL", 86400)
 LENME_IDEMPOTENCY_LOCK_SECONDS = env_int("LENME_IDEMPOTENCY_LOCK_SECONDS", 60)
 LENME_DB_RETRIES = env_int("LENME_DB_RETRIES", 5)
+# Webhooks: plain http and non-public addresses only for development and tests.
+LENME_WEBHOOK_ALLOW_PRIVATE = env_bool("LENME_WEBHOOK_ALLOW_PRIVATE", False)
+LENME_WEBHOOK_TIMEOUT = env_int("LENME_WEBHOOK_TIMEOUT", 10)
+LENME_WEBHOOK_BACKOFF = env_int("LENME_WEBHOOK_BACKOFF", 30)
+LENME_WEBHOOK_MAX_ATTEMPTS = max(1, env_int("LENME_WEBHOOK_MAX_ATTEMPTS", 8))
+LENME_WEBHOOK_WORKERS = env_int("LENME_WEBHOOK_WORKERS", 4)
 
 # Empty disables throttling; read per request by lenme.throttling.
 THROTTLE_USER_RATE = env_str("THROTTLE_USER_RATE", "1000/min")
@@ -280,9 +293,20 @@ EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Lenme <no-reply@lenme.local>")
 
+# Every line once: the app's access log (lenme.access) replaces runserver's own request lines
+# (django.server) and Django's "Not Found" warnings; Django's errors go through the root handler only.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+        "null": {"class": "logging.NullHandler"},
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "loggers": {
+        "django": {"handlers": [], "level": env_str("LOG_LEVEL", "INFO"), "propagate": True},
+        "django.request": {"handlers": [], "level": "ERROR", "propagate": True},
+        "django.server": {"handlers": ["null"], "level": "INFO", "propagate": False},
+    },
 }

@@ -1,4 +1,4 @@
-"""Root routes: the API under /api/, its schema and docs, and the admin."""
+"""Root routes: the probes, the API under /api/, its schema and docs, and the admin."""
 
 from django.contrib import admin
 from django.http import HttpRequest, JsonResponse
@@ -6,10 +6,15 @@ from django.urls import include, path
 
 from lenme.api.docs import RedocView, SchemaView, SwaggerView
 from lenme.api.errors import PROBLEM_CONTENT_TYPE, problem
+from lenme.api.health import HealthzView, ReadyzView
 
 urlpatterns = [
+    # Probes: no trailing slash, outside /api/, as load balancers and orchestrators expect.
+    path("healthz", HealthzView.as_view(), name="healthz"),
+    path("readyz", ReadyzView.as_view(), name="readyz"),
     path("api/", include("accounts.urls")),
     path("api/", include("loans.urls")),
+    path("api/", include("webhooks.urls")),
     path("api/schema/", SchemaView.as_view(), name="schema"),
     path("api/docs/", SwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("swagger/", SwaggerView.as_view(url_name="schema"), name="swagger-ui-alias"),

@@ -33,6 +33,8 @@ from loans.models import (
 from loans.notifications import Event, notify
 from loans.services import loan_drop_lender, loan_reopen_if_no_pending, offers_release, payment_settle
 from loans.services.chargeoff import loan_age
+from webhooks.delivery import deliver_due as webhooks_deliver_due
+from webhooks.delivery import emails_send_due
 
 log = logging.getLogger(__name__)
 
@@ -279,6 +281,8 @@ RULES = (
     "days_past_due_set",
     "charged_off",
     "idempotency_purged",
+    "webhooks_attempted",
+    "emails_sent",
 )
 
 
@@ -297,6 +301,9 @@ def sweep(*, today: datetime.date | None = None, now: datetime.datetime | None =
         counts["days_past_due_set"], counts["charged_off"] = loans_age(today=today)
         counts["idempotency_purged"] = idempotency_purge()
         JobRun.objects.filter(started_at__lt=now - timedelta(days=JOB_RUN_RETENTION_DAYS)).delete()
+        # 7. what is due of the outboxes (webhook events, then emails), each at most once this sweep
+        counts["webhooks_attempted"] = webhooks_deliver_due()
+        counts["emails_sent"] = emails_send_due()
     except Exception as exc:
         run.error = f"{type(exc).__name__}: {exc}"
         log.exception("sweep failed after %s", counts)

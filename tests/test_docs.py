@@ -42,8 +42,22 @@ CONTRACT = {
     ("get", "/api/notes/{}/"),
     ("get", "/api/loans/{}/notes/"),
     ("get", "/api/portfolio/"),
+    ("get", "/api/webhooks/"),
+    ("post", "/api/webhooks/"),
+    ("delete", "/api/webhooks/{}/"),
+    ("post", "/api/webhooks/{}/test/"),
+    ("get", "/api/webhooks/{}/deliveries/"),
+    ("post", "/api/webhooks/{}/enable/"),
+    ("get", "/healthz"),
+    ("get", "/readyz"),
 }
-NO_AUTH = {("post", "/api/auth/register/"), ("post", "/api/auth/token/"), ("get", "/api/loans/quote/")}
+NO_AUTH = {
+    ("post", "/api/auth/register/"),
+    ("post", "/api/auth/token/"),
+    ("get", "/api/loans/quote/"),
+    ("get", "/healthz"),
+    ("get", "/readyz"),
+}
 HTTP_METHODS = {"get", "put", "patch", "post", "delete", "head", "options", "trace"}
 DOC_PAGES = ["/api/docs/", "/swagger/", "/api/redoc/"]
 

@@ -62,8 +62,8 @@ def balance(user) -> Decimal:
 def test_deposit_succeeds_after_two_deadlocks(user, monkeypatch, key):
     from accounts import services
 
-    patched = failing(services.lock_profiles, [deadlock(), deadlock()])
-    monkeypatch.setattr(services, "lock_profiles", patched)
+    patched = failing(services.profile_credit, [deadlock(), deadlock()])
+    monkeypatch.setattr(services, "profile_credit", patched)
     extra = {"HTTP_IDEMPOTENCY_KEY": key} if key else {}
 
     reply = client_for(user).post("/api/accounts/deposit/", {"amount": "25.00"}, format="json", **extra)
@@ -105,8 +105,8 @@ def test_fund_succeeds_after_a_deadlock_and_moves_the_money_once(monkeypatch, se
 def test_after_the_bound_the_answer_is_409_conflict_and_nothing_moved(user, monkeypatch):
     from accounts import services
 
-    patched = failing(services.lock_profiles, [deadlock() for _ in range(10)])
-    monkeypatch.setattr(services, "lock_profiles", patched)
+    patched = failing(services.profile_credit, [deadlock() for _ in range(10)])
+    monkeypatch.setattr(services, "profile_credit", patched)
 
     reply = client_for(user).post("/api/accounts/deposit/", {"amount": "25.00"}, format="json")
 
@@ -122,8 +122,8 @@ def test_after_the_bound_the_answer_is_409_conflict_and_nothing_moved(user, monk
 def test_a_lost_race_frees_the_idempotency_key_so_the_retry_executes(user, monkeypatch):
     from accounts import services
 
-    real = services.lock_profiles
-    monkeypatch.setattr(services, "lock_profiles", failing(real, [deadlock() for _ in range(4)]))
+    real = services.profile_credit
+    monkeypatch.setattr(services, "profile_credit", failing(real, [deadlock() for _ in range(4)]))
     client = client_for(user)
 
     lost = client.post("/api/accounts/deposit/", {"amount": "25.00"}, format="json", HTTP_IDEMPOTENCY_KEY="k")
@@ -153,7 +153,7 @@ def test_sqlite_database_is_locked_gives_409_conflict_after_the_bound(user, monk
     from accounts import services
 
     locked = [db_error(message="database is locked") for _ in range(10)]
-    monkeypatch.setattr(services, "lock_profiles", failing(services.lock_profiles, locked))
+    monkeypatch.setattr(services, "profile_credit", failing(services.profile_credit, locked))
 
     reply = client_for(user).post("/api/accounts/deposit/", {"amount": "1.00"}, format="json")
 

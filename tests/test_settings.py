@@ -49,3 +49,44 @@ def test_development_without_secret_key_uses_an_insecure_local_key():
     words = result.stdout.split()
     assert words[:2] == ["DEBUG", "True"]
     assert words[3].startswith("insecure-")
+
+
+def test_production_defaults_keep_database_connections_open_and_check_them():
+    probe = (
+        "import django; django.setup(); from django.conf import settings; "
+        "d = settings.DATABASES['default']; print(d['CONN_MAX_AGE'], d['CONN_HEALTH_CHECKS'])"
+    )
+    environment = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "lenme.settings",
+        "DEBUG": "0",
+        "SECRET_KEY": "a-real-secret",
+        "CONN_MAX_AGE": "",  # unset (an empty value wins over .env, as unset would without one)
+        "CONN_HEALTH_CHECKS": "",
+    }
+    result = subprocess.run(  # noqa: S603 - our own interpreter and a fixed probe
+        [sys.executable, "-c", probe], cwd=ROOT, env=environment, capture_output=True, text=True, timeout=60
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["60", "True"]
+
+
+def test_gunicorn_config_defaults_and_environment(monkeypatch):
+    import runpy
+
+    for name in ("GUNICORN_WORKERS", "GUNICORN_WORKER_CLASS", "GUNICORN_THREADS", "GUNICORN_TIMEOUT", "GUNICORN_BIND"):
+        monkeypatch.delenv(name, raising=False)
+    config = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+    assert (config["workers"], config["worker_class"], config["timeout"], config["accesslog"]) == (
+        4,
+        "gthread",
+        30,
+        None,
+    )
+    assert config["wsgi_app"] == "lenme.wsgi:application"
+
+    monkeypatch.setenv("GUNICORN_WORKERS", "9")
+    monkeypatch.setenv("GUNICORN_TIMEOUT", "5")
+    config = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+    assert (config["workers"], config["timeout"]) == (9, 5)

@@ -1,8 +1,9 @@
 """Idempotency-Key handling: store the first response of a POST per (user, key) and replay it.
 
 Lifecycle of a record (accounts.models.IdempotencyRecord):
-1. idempotency_begin claims the key with a committed IN_FLIGHT row before the action runs, so a
-   duplicate that arrives meanwhile finds it and gets 409 `idempotency_in_flight` at once.
+1. idempotency_begin claims the key with a committed IN_FLIGHT row before the action runs (one
+   INSERT ... ON CONFLICT DO NOTHING), so a duplicate that arrives meanwhile finds it and gets 409
+   `idempotency_in_flight` at once.
 2. The action runs in one transaction that first locks that row (idempotency_hold), then does the money
    step, then stores the final response (idempotency_finish): the money moves if and only if the
    response is stored, so a crash can never leave money moved without its replayable response.
@@ -20,7 +21,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import IntegrityError, OperationalError, transaction
+from django.db import OperationalError, connection, transaction
 from django.http import HttpResponse
 from django.utils import timezone
 
@@ -102,20 +103,40 @@ def _take_over(record: IdempotencyRecord, now) -> IdempotencyRecord | None:
         raise IdempotencyInFlight() from exc
 
 
+def _claim(*, user, key: str, fingerprint: str, now) -> IdempotencyRecord | None:
+    """Insert our IN_FLIGHT record in one autocommitted statement; None when the key already has one.
+
+    INSERT ... ON CONFLICT DO NOTHING never waits behind a request holding its record's row lock.
+    """
+    table = IdempotencyRecord._meta.db_table
+    at = connection.ops.adapt_datetimefield_value(now)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (user_id, key, fingerprint, state, locked_at, response_content_type, created_at) "  # noqa: S608
+            "VALUES (%s, %s, %s, %s, %s, '', %s) ON CONFLICT (user_id, key) DO NOTHING RETURNING id",
+            [user.pk, key, fingerprint, IdempotencyRecord.State.IN_FLIGHT, at, at],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    return IdempotencyRecord(
+        pk=row[0], user=user, key=key, fingerprint=fingerprint, locked_at=now, created_at=now, response_content_type=""
+    )
+
+
 def idempotency_begin(*, user, key: str, fingerprint: str) -> IdempotencyRecord | HttpResponse:
     """Claim the key for this request, or answer with the stored response, or refuse (409 / 422).
 
-    Reads first, so a duplicate never waits for the first request's transaction.
+    A new key costs one statement; a known one is read without waiting for its request's transaction.
     """
     now = timezone.now()
     for _ in range(4):
+        claimed = _claim(user=user, key=key, fingerprint=fingerprint, now=now)
+        if claimed is not None:
+            return claimed
         record = IdempotencyRecord.objects.filter(user=user, key=key).first()
         if record is None:
-            try:
-                with transaction.atomic():
-                    return IdempotencyRecord.objects.create(user=user, key=key, fingerprint=fingerprint, locked_at=now)
-            except IntegrityError:
-                continue  # a concurrent request claimed it first: look again
+            continue  # deleted (expired) meanwhile: claim it again
         if record.created_at < now - timedelta(seconds=settings.LENME_IDEMPOTENCY_TTL):
             IdempotencyRecord.objects.filter(pk=record.pk, created_at=record.created_at).delete()
             continue  # expired: the key is free again

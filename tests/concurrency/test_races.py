@@ -268,3 +268,44 @@ def test_cancel_accept_and_fund_all_at_once_end_cancelled_or_funded_never_both(h
     assert money(lender)[1] == Decimal("0.00")
     checks = assert_audit_clean()
     show(capsys, "6 x cancel + accept + fund at once", {**figures, "invariant checks": checks})
+
+
+def test_concurrent_deposits_near_the_maximum_credit_exactly_what_fits(harness, capsys):
+    """Deposit is one UPDATE ... RETURNING on PostgreSQL: the bound is re-checked on the row it locks,
+    so of 12 racing deposits of 1.00 onto a balance 5.00 below the maximum exactly 5 succeed."""
+    rich = harness.user("rich", "999999999994.99")
+    rich_api = harness.api(rich)
+
+    replies = harness.race(*[(rich_api, "POST", "/api/accounts/deposit/", {"amount": "1.00"})] * 12)
+
+    outcomes = Counter(r.outcome for r in replies)
+    assert outcomes == {"200": 5, "400 validation_error": 7}, outcomes
+    assert money(rich) == (Decimal("999999999999.99"), Decimal("0.00"))
+    assert Transaction.objects.filter(kind="deposit", to_user=rich, amount=Decimal("1.00")).count() == 5
+    assert sorted(r.body["balance"] for r in replies if r.status == 200) == [f"99999999999{d}.99" for d in range(5, 10)]
+    assert_audit_clean()
+    show(capsys, "deposits racing to the maximum", dict(outcomes))
+
+
+def test_concurrent_deposits_with_keys_credit_each_key_once(harness, capsys):
+    """Six keys, each sent three times at once: six deposits, every repeat a replay or a 409 in flight."""
+    user = harness.user("saver")
+    api = harness.api(user)
+    replies = race(
+        *[
+            (
+                lambda conn, k=f"k{i % 6}": api.send(
+                    "POST", "/api/accounts/deposit/", {"amount": "2.00"}, key=k, conn=conn
+                )
+            )
+            for i in range(18)
+        ],
+        connect=api.connect,
+    )
+
+    outcomes = Counter(r.outcome for r in replies)
+    assert set(outcomes) <= {"200", "409 idempotency_in_flight"}, outcomes
+    assert money(user)[0] == Decimal("12.00")
+    assert Transaction.objects.filter(kind="deposit", to_user=user).count() == 6
+    assert_audit_clean()
+    show(capsys, "keyed deposits", dict(outcomes))

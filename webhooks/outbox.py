@@ -1,0 +1,113 @@
+"""Writing the outboxes: called by loans.notifications.notify inside the change's transaction, so an
+event or email exists exactly when the change it reports committed; workers send them afterwards."""
+
+import json
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+
+from django.conf import settings
+from django.db import connection, transaction
+
+from webhooks.models import NotificationEmail, WebhookEndpoint, WebhookEvent
+
+log = logging.getLogger(__name__)
+
+PING = "ping"
+
+
+def new_event_id() -> str:
+    return f"evt_{uuid.uuid4().hex}"
+
+
+def event_body(*, event_id: str, kind: str, created_at: str, notification: dict | None, loan_id: int | None) -> str:
+    return json.dumps(
+        {
+            "id": event_id,
+            "type": kind,
+            "created_at": created_at,
+            "data": {"notification": notification, "loan": loan_id},
+        },
+        separators=(",", ":"),
+    )
+
+
+def outbox_record(notifications: Iterable) -> None:
+    """An event per notification for each enabled endpoint of its user subscribed to its kind, and an
+    email per notification; queued for the workers once this commits.
+
+    The endpoints are locked (by primary key, after every money lock of the step) so that events
+    reach each endpoint's outbox in commit order, and a concurrent delete or disable is respected.
+    """
+    from loans.serializers import NotificationSerializer
+
+    notifications = list(notifications)
+    user_ids = {n.user_id for n in notifications}
+    endpoints = WebhookEndpoint.objects.filter(user_id__in=user_ids, enabled=True).order_by("pk")
+    if connection.in_atomic_block:
+        endpoints = endpoints.select_for_update()
+    events = []
+    for endpoint in endpoints:
+        for n in notifications:
+            if n.user_id == endpoint.user_id and n.kind in endpoint.events:
+                event_id = new_event_id()
+                data = NotificationSerializer(n).data
+                events.append(
+                    WebhookEvent(
+                        endpoint=endpoint,
+                        event_id=event_id,
+                        type=n.kind,
+                        body=event_body(
+                            event_id=event_id,
+                            kind=n.kind,
+                            created_at=data["created_at"],
+                            notification=data,
+                            loan_id=n.loan_id,
+                        ),
+                    )
+                )
+    WebhookEvent.objects.bulk_create(events)
+    # One email row per notification (the sender skips users without an address): no extra lookup here.
+    emails = NotificationEmail.objects.bulk_create(NotificationEmail(notification=n) for n in notifications)
+    endpoint_ids = sorted({e.endpoint_id for e in events})
+    if endpoint_ids or emails:
+        transaction.on_commit(lambda: enqueue(endpoint_ids=endpoint_ids, emails=bool(emails)), robust=True)
+
+
+_publisher: ThreadPoolExecutor | None = None
+_publisher_lock = threading.Lock()
+_broker_down_until = 0.0
+BROKER_DOWN_SECONDS = 30.0
+
+
+def enqueue(*, endpoint_ids: Iterable[int] = (), emails: bool = False) -> None:
+    """Hand the work to Celery when there is a broker; without one the sweep (rule 7) sends it.
+
+    Never sends anything in the caller's process, and never makes a request wait on the broker: the
+    publish runs in a background thread, and after a failure publishing pauses for a while (the
+    outbox rows are committed, so the sweep sends them meanwhile)."""
+    global _publisher
+    if not settings.CELERY_BROKER_URL or time.monotonic() < _broker_down_until:
+        return
+    endpoint_ids = list(endpoint_ids)
+    with _publisher_lock:
+        if _publisher is None:
+            _publisher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lenme-publish")
+        _publisher.submit(_publish, endpoint_ids, emails)
+
+
+def _publish(endpoint_ids: list[int], emails: bool) -> None:
+    global _broker_down_until
+    from webhooks import tasks
+
+    try:
+        for endpoint_id in endpoint_ids:
+            tasks.deliver_endpoint.apply_async((endpoint_id,), retry=False)
+        if emails:
+            tasks.send_emails.apply_async(retry=False)
+    except Exception:  # the outbox rows are committed: the next sweep sends them
+        _broker_down_until = time.monotonic() + BROKER_DOWN_SECONDS
+        log.warning("could not queue webhook/email delivery; the sweep will send it", exc_info=True)
