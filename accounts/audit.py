@@ -18,7 +18,7 @@ from accounts.models import Profile, Transaction, TransactionKind
 from lenme.money import MONEY, ZERO, ceil_cents
 from loans.models import Loan, LoanStatus, Note, NotePayment, NoteStatus, Offer, OfferStatus, Payment
 
-FUNDED_STATUSES = (LoanStatus.FUNDED, LoanStatus.COMPLETED)
+FUNDED_STATUSES = (LoanStatus.FUNDED, LoanStatus.DEFAULTED, LoanStatus.COMPLETED)
 
 
 @dataclass(frozen=True)
@@ -257,8 +257,8 @@ def check_repayments() -> CheckResult:
         all_paid = bool(rows) and all(paid for _, _, _, _, paid in rows)
         if status == LoanStatus.COMPLETED and not all_paid:
             bad("COMPLETED with an unpaid installment")
-        if status == LoanStatus.FUNDED and all_paid:
-            bad("every installment is paid but the loan is still FUNDED")
+        if status in (LoanStatus.FUNDED, LoanStatus.DEFAULTED) and all_paid:
+            bad(f"every installment is paid but the loan is still {status}")
     return result
 
 
@@ -441,7 +441,8 @@ def check_schedule() -> CheckResult:
 def check_notes() -> CheckResult:
     """(h) The notes: each note's principal repaid + outstanding = its amount; the notes of a funded loan
     add up to its amount; a note is REPAID exactly when its loan is COMPLETED. (Each note's funding and
-    fee rows are tied in (f); its rows, the installments and what its lender received in (g).)"""
+    fee rows are tied in (f); its rows, the installments and what its lender received in (g).) (v2) And
+    check_charge_offs: each note's status follows its loan's, charged-off principal only after a charge-off."""
     result = CheckResult("notes", "notes repay their amounts and add up to the loan", 0)
     loans = dict(Loan.objects.filter(status__in=FUNDED_STATUSES).values_list("pk", "amount"))
     completed = set(Loan.objects.filter(status=LoanStatus.COMPLETED).values_list("pk", flat=True))
@@ -475,7 +476,51 @@ def check_notes() -> CheckResult:
         total = sum((notes[n][2] for n in ids), ZERO)
         if total != _money(amount):
             bad(f"loan {loan_id}", f"its {len(ids)} notes add up to {total}, the loan is for {amount}")
+    # (v2) Charge-offs belong to the notes' check (one summary line): see check_charge_offs.
+    result.violations += [Violation(result.name, v.subject, v.detail) for v in check_charge_offs().violations]
     return result
+
+
+# (v2) The note status each loan status implies: the loan's lifecycle drives its notes'.
+NOTE_STATUS_OF_LOAN = {
+    LoanStatus.FUNDED: NoteStatus.ACTIVE,
+    LoanStatus.DEFAULTED: NoteStatus.CHARGED_OFF,
+    LoanStatus.COMPLETED: NoteStatus.REPAID,
+}
+
+
+def check_charge_offs() -> CheckResult:
+    """(part of (h)) Charge-offs: every note's status follows its loan's (FUNDED: ACTIVE, DEFAULTED: CHARGED_OFF,
+    COMPLETED: REPAID); a DEFAULTED loan has `defaulted_at`; a note has charged-off principal only if its
+    loan was charged off, and never more than its amount."""
+    result = CheckResult("charge_offs", "notes follow their loan; charge-offs add up", 0)
+    loans = {
+        pk: (status, defaulted_at)
+        for pk, status, defaulted_at in Loan.objects.filter(status__in=FUNDED_STATUSES).values_list(
+            "pk", "status", "defaulted_at"
+        )
+    }
+    for loan_id, (status, defaulted_at) in sorted(loans.items()):
+        if status == LoanStatus.DEFAULTED and defaulted_at is None:
+            result.violations.append(Violation(result.name, f"loan {loan_id}", "DEFAULTED without defaulted_at"))
+    for pk, loan_id, status, amount, charged_off in Note.objects.values_list(
+        "pk", "loan_id", "status", "amount", "charged_off_principal"
+    ):
+        result.checked += 1
+        loan_status, defaulted_at = loans.get(loan_id, (None, None))
+        expected = NOTE_STATUS_OF_LOAN.get(loan_status)
+        if status != expected:
+            result.violations.append(
+                Violation(result.name, f"note {pk}", f"{status} on a loan that is {loan_status} (expected {expected})")
+            )
+        if charged_off and defaulted_at is None:
+            result.violations.append(
+                Violation(result.name, f"note {pk}", f"charged-off principal {charged_off} on a loan never charged off")
+            )
+        if not ZERO <= _money(charged_off) <= _money(amount):
+            result.violations.append(
+                Violation(result.name, f"note {pk}", f"charged-off principal {charged_off} outside 0..{amount}")
+            )
     return result
 
 

@@ -175,6 +175,10 @@ LENME_OFFER_TTL = env_int("LENME_OFFER_TTL", 604800)
 LENME_FUNDING_TTL = env_int("LENME_FUNDING_TTL", 259200)
 LENME_LATE_FEE = env_money("LENME_LATE_FEE", "0.00")
 LENME_REMINDER_DAYS = env_int("LENME_REMINDER_DAYS", 3)
+# (v2) A FUNDED loan this many days past due is charged off (DEFAULTED); at least 1.
+LENME_CHARGE_OFF_DAYS = env_int("LENME_CHARGE_OFF_DAYS", 120)
+if LENME_CHARGE_OFF_DAYS < 1:
+    raise ImproperlyConfigured("LENME_CHARGE_OFF_DAYS must be at least 1.")
 LENME_SWEEP_SECONDS = env_int("LENME_SWEEP_SECONDS", 60)
 LENME_IDEMPOTENCY_TTL = env_int("LENME_IDEMPOTENCY_TTL", 86400)
 LENME_IDEMPOTENCY_LOCK_SECONDS = env_int("LENME_IDEMPOTENCY_LOCK_SECONDS", 60)
@@ -245,7 +249,15 @@ SPECTACULAR_SETTINGS = {
         "`conflict` (safe to retry). The schema and docs pages answer OPTIONS 200 and other methods 405.\n"
         "- The schedule follows the contract's formula exactly; at extreme rates and terms (e.g. 100.00% over "
         "360 months) early rows repay interest only (`principal` 0.00), though every row's `amount` is "
-        "positive and the last row closes the principal."
+        "positive and the last row closes the principal.\n"
+        "- (v2) Delinquency: `days_past_due` counts calendar days (UTC) from the oldest unpaid installment "
+        "due before the day; an installment due today is not past due. A payment sets it as of its UTC day "
+        "(autopay: the sweep's day) but only the sweep charges off. `days_past_due`, `delinquency` and "
+        "`defaulted_at` are null for callers who are neither the borrower nor a lender. Overdue marking, "
+        "late fees and autopay apply to DEFAULTED loans too (they still take payments). A note's "
+        "`recoveries` are its lender's ledger rows on it written at or after its loan's `defaulted_at`.\n"
+        "- (v2) Portfolio: `weighted_average_rate` is null when no ACTIVE note has principal outstanding; "
+        "`notes` always lists the three statuses; `next_payment` ties go to the lower loan id, then number."
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,

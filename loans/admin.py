@@ -3,11 +3,15 @@ through loans.services, so loans, offers and payments are read-only here."""
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest, HttpResponseRedirect
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html
 
 from accounts.admin import ReadOnlyAdmin, ReadOnlyInline
+from accounts.models import Transaction
+from loans.delinquency import BUCKET_RANGES
 from loans.models import JobRun, Loan, Note, NotePayment, Notification, Offer, Payment
 
 
@@ -24,18 +28,81 @@ class OfferInline(ReadOnlyInline):
         return super().get_queryset(request).select_related("lender")
 
 
+def installment_state(payment: Payment):
+    """(v2) Paid, OVERDUE (unpaid and due before today, in red) or scheduled: never a green tick for a
+    late installment, as a plain `overdue` boolean column would show."""
+    if payment.paid:
+        return format_html('<span style="color:#2e7d32">{}</span>', "paid")
+    if payment.overdue or (payment.amount > 0 and payment.due_date < timezone.localdate()):
+        return format_html(
+            '<strong style="color:#fff;background:#c62828;padding:1px 6px;border-radius:3px">{}</strong>', "OVERDUE"
+        )
+    return "scheduled"
+
+
 class PaymentInline(ReadOnlyInline):
     model = Payment
-    fields = ("number", "due_date", "amount", "principal", "interest", "late_fee", "overdue", "paid", "paid_at")
+    fields = ("number", "due_date", "amount", "principal", "interest", "late_fee", "state", "paid_at")
     readonly_fields = fields
     ordering = ("number",)
+
+    @admin.display(description="state")
+    def state(self, obj: Payment):
+        return installment_state(obj)
+
+
+class CappedInlineFormSet(BaseInlineFormSet):
+    """Shows at most `cap` rows (a loan can have thousands of notes and ledger rows): the page stays
+    bounded; the section's title links to all of them."""
+
+    cap = 100
+
+    def get_queryset(self):
+        return super().get_queryset()[: self.cap]
+
+
+class LedgerInline(ReadOnlyInline):
+    """(v2) The loan's ledger rows (funding, fees, repayments), oldest first."""
+
+    model = Transaction
+    fk_name = "loan"
+    formset = CappedInlineFormSet
+    fields = ("id", "created_at", "kind", "from_user", "to_user", "amount", "loan_note", "payment", "note")
+    readonly_fields = fields
+    ordering = ("created_at", "id")
+    verbose_name = "ledger row"
+    verbose_name_plural = f"ledger rows (the first {CappedInlineFormSet.cap}; all: see 'ledger' above)"
+
+    def get_queryset(self, request: HttpRequest):
+        return super().get_queryset(request).select_related("from_user", "to_user", "payment")
+
+
+class DelinquencyFilter(admin.SimpleListFilter):
+    """(v2) Loans by delinquency bucket (from days_past_due); an unknown value filters nothing."""
+
+    title = "delinquency"
+    parameter_name = "delinquency"
+
+    def lookups(self, request: HttpRequest, model_admin):
+        return [(bucket, bucket) for bucket in BUCKET_RANGES]
+
+    def queryset(self, request: HttpRequest, queryset):
+        bounds = BUCKET_RANGES.get(self.value() or "")
+        if bounds is None:
+            return queryset
+        low, high = bounds
+        queryset = queryset.filter(days_past_due__gte=low)
+        return queryset if high is None else queryset.filter(days_past_due__lte=high)
 
 
 class NoteInline(ReadOnlyInline):
     model = Note
-    fields = ("note_link", "lender", "amount", "interest_rate", "fee", "status", "funded_at")
+    fk_name = "loan"
+    formset = CappedInlineFormSet
+    fields = ("note_link", "lender", "amount", "interest_rate", "fee", "status", "charged_off_principal", "funded_at")
     readonly_fields = fields
     ordering = ("id",)
+    verbose_name_plural = f"notes (the first {CappedInlineFormSet.cap}; all under Notes)"
 
     def get_queryset(self, request: HttpRequest):
         return super().get_queryset(request).select_related("lender")
@@ -47,25 +114,27 @@ class NoteInline(ReadOnlyInline):
 
 class NotePaymentInline(ReadOnlyInline):
     model = NotePayment
-    fields = ("number", "due_date", "amount", "principal", "interest", "late_fee", "paid")
+    fields = ("number", "due_date", "amount", "principal", "interest", "late_fee", "state")
     readonly_fields = fields
     ordering = ("number",)
 
     def get_queryset(self, request: HttpRequest):
         return super().get_queryset(request).select_related("payment")
 
+    @admin.display(description="state")
+    def state(self, obj: NotePayment):
+        return installment_state(obj.payment)
+
     @admin.display(description="due date")
     def due_date(self, obj: NotePayment):
         return obj.payment.due_date
 
-    @admin.display(boolean=True, description="paid")
-    def paid(self, obj: NotePayment):
-        return obj.payment.paid
-
 
 @admin.register(Note)
 class NoteAdmin(ReadOnlyAdmin):
-    list_display = ("id", "loan", "lender", "amount", "interest_rate", "fee", "status", "funded_at")
+    list_display = (
+        "id", "loan", "lender", "amount", "interest_rate", "fee", "status", "charged_off_principal", "funded_at",
+    )  # fmt: skip
     list_select_related = ("loan", "lender")
     list_filter = ("status", "funded_at")
     search_fields = ("id__exact", "loan__id__exact", "lender__username")
@@ -86,23 +155,25 @@ class NoteAdmin(ReadOnlyAdmin):
 
 @admin.register(Loan)
 class LoanAdmin(ReadOnlyAdmin):
+    # The late ones first to the eye: delinquency and days past due (sortable) right after the status.
     list_display = (
         "id",
         "status",
+        "delinquency",
+        "days_past_due",
         "borrower",
         "lender",
         "amount",
         "term_months",
         "interest_rate",
-        "lenme_fee",
         "autopay",
         "created_at",
-        "accepted_at",
         "funded_at",
+        "defaulted_at",
         "completed_at",
     )
     list_select_related = ("borrower", "lender")
-    list_filter = ("status", "autopay", "term_months", "created_at", "funded_at")
+    list_filter = ("status", DelinquencyFilter, "autopay", "term_months", "created_at", "funded_at")
     search_fields = ("id__exact", "borrower__username", "lender__username")
     date_hierarchy = "created_at"
     fields = (
@@ -118,14 +189,31 @@ class LoanAdmin(ReadOnlyAdmin):
         "total_loan_amount",
         "monthly_payment_amount",
         "autopay",
+        "days_past_due",
+        "delinquency",
         "created_at",
         "updated_at",
         "accepted_at",
         "funded_at",
         "completed_at",
+        "defaulted_at",
+        "ledger",
     )
     readonly_fields = fields
-    inlines = (OfferInline, NoteInline, PaymentInline)
+    inlines = (OfferInline, NoteInline, PaymentInline, LedgerInline)
+
+    @admin.display(description="ledger")
+    def ledger(self, obj: Loan):
+        rows = Transaction.objects.filter(loan=obj).count()
+        url = reverse("admin:accounts_transaction_changelist") + f"?loan__id__exact={obj.pk}"
+        return format_html('<a href="{}">all {} ledger rows of this loan</a>', url, rows)
+
+    @admin.display(description="delinquency", ordering="days_past_due")
+    def delinquency(self, obj: Loan):
+        if obj.days_past_due == 0:
+            return obj.delinquency
+        colour = "#c62828" if obj.days_past_due > 30 else "#ef6c00"
+        return format_html('<strong style="color:{}">{}</strong>', colour, obj.delinquency)
 
     @admin.display(description="total loan amount (amount + fee)")
     def total_loan_amount(self, obj: Loan):
@@ -159,12 +247,11 @@ class PaymentAdmin(ReadOnlyAdmin):
         "borrower",
         "lender",
         "due_date",
+        "state",
         "amount",
         "principal",
         "interest",
         "late_fee",
-        "overdue",
-        "paid",
         "paid_at",
     )
     list_select_related = ("loan__borrower", "loan__lender")
@@ -185,6 +272,10 @@ class PaymentAdmin(ReadOnlyAdmin):
         "reminder_sent_at",
     )
     readonly_fields = fields
+
+    @admin.display(description="state")
+    def state(self, obj: Payment):
+        return installment_state(obj)
 
     @admin.display(description="borrower", ordering="loan__borrower__username")
     def borrower(self, obj: Payment):
@@ -256,3 +347,7 @@ class JobRunAdmin(ReadOnlyAdmin):
     @admin.display(boolean=True, description="failed")
     def failed(self, obj: JobRun) -> bool:
         return bool(obj.error)
+
+
+# The admin index (v2): the platform's fee revenue and the charged-off principal, for operators.
+admin.site.index_template = "lenme/admin/index.html"

@@ -13,9 +13,9 @@ _SCHEDULE = build_schedule(
 _LOAN = {
     "id": 1, "borrower": 2, "lender": None, "lenders": [], "amount": "5000.00", "term_months": 6,
     "interest_rate": "15.00", "lenme_fee": "3.75", "total_loan_amount": "5003.75", "monthly_payment_amount": None,
-    "principal_outstanding": "0.00", "status": "OPEN",
-    "autopay": False, "created_at": "2026-01-30T09:00:00Z", "accepted_at": None, "funded_at": None,
-    "completed_at": None,
+    "principal_outstanding": "0.00", "status": "OPEN", "autopay": False, "days_past_due": 0,
+    "delinquency": "current", "created_at": "2026-01-30T09:00:00Z", "accepted_at": None, "funded_at": None,
+    "completed_at": None, "defaulted_at": None,
 }  # fmt: skip
 _ACCEPTED = _LOAN | {
     "lender": 3,
@@ -114,4 +114,23 @@ NOT_COVERED = OpenApiExample(
     value={"type": "about:blank", "title": "Not covered", "status": 409,
            "detail": "The chosen offers add up to 750.00; the loan is for 1000.00.", "code": "not_covered"},
     response_only=True, status_codes=["409"],
+)  # fmt: skip
+
+
+PORTFOLIO = _ok(
+    "A lender with three notes (one charged off) who also borrows",
+    {
+        "lender": {
+            "notes": {"ACTIVE": 1, "REPAID": 1, "CHARGED_OFF": 1},
+            "principal_invested": "3000.00", "principal_outstanding": "660.42", "principal_repaid": "1839.58",
+            "interest_received": "61.96", "late_fees_received": "5.00", "fees_paid": "3.75",
+            "charged_off_principal": "500.00", "recoveries": "87.02", "held_in_offers": "250.63",
+            "weighted_average_rate": "12.50",
+        },
+        "borrower": {
+            "loans": {"FUNDED": 1, "COMPLETED": 2},
+            "principal_outstanding": "4161.90", "total_repaid": "3480.68",
+            "next_payment": {"loan": 1, "number": 2, "due_date": "2026-03-31", "amount": "870.17"},
+        },
+    },
 )  # fmt: skip

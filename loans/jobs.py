@@ -1,4 +1,4 @@
-"""The scheduled sweep: offer expiry, funding deadlines, autopay, overdue marking, reminders.
+"""The scheduled sweep: offer expiry, funding deadlines, autopay, overdue marking, reminders, delinquency.
 
 Every rule picks its candidates without locks, then handles one loan per transaction: it locks the
 rows (lenme.locks order), re-checks them under the lock and changes only what still qualifies. So a
@@ -19,9 +19,20 @@ from lenme.api.idempotency import idempotency_purge
 from lenme.db import atomic_retry
 from lenme.errors import InsufficientFunds
 from lenme.locks import lock_loan, lock_offers, lock_payments
-from loans.models import JobRun, Loan, LoanStatus, NotificationKind, Offer, OfferStatus, Payment
+from loans.delinquency import days_past_due_from, oldest_unpaid_due_dates
+from loans.models import (
+    REPAYING_LOAN_STATUSES,
+    JobRun,
+    Loan,
+    LoanStatus,
+    NotificationKind,
+    Offer,
+    OfferStatus,
+    Payment,
+)
 from loans.notifications import Event, notify
 from loans.services import loan_drop_lender, loan_reopen_if_no_pending, offers_release, payment_settle
+from loans.services.chargeoff import loan_age
 from webhooks.delivery import deliver_due as webhooks_deliver_due
 from webhooks.delivery import emails_send_due
 
@@ -120,7 +131,9 @@ def _lapse_funding(loan_id: int, cutoff: datetime.datetime) -> int:
 
 def autopay_run(*, today: datetime.date) -> int:
     loan_ids = (
-        Payment.objects.filter(paid=False, due_date__lte=today, loan__autopay=True, loan__status=LoanStatus.FUNDED)
+        Payment.objects.filter(
+            paid=False, due_date__lte=today, loan__autopay=True, loan__status__in=REPAYING_LOAN_STATUSES
+        )
         .values_list("loan_id", flat=True)
         .distinct()
         .order_by("loan_id")
@@ -131,12 +144,12 @@ def autopay_run(*, today: datetime.date) -> int:
 @atomic_retry
 def _autopay_loan(loan_id: int, today: datetime.date) -> int:
     loan = lock_loan(loan_id)
-    if not loan.autopay or loan.status != LoanStatus.FUNDED:
+    if not loan.autopay or loan.status not in REPAYING_LOAN_STATUSES:
         return 0
     paid = 0
     for payment in lock_payments(loan.payments.filter(paid=False, due_date__lte=today)):
         try:
-            payment_settle(loan=loan, payment=payment)
+            payment_settle(loan=loan, payment=payment, today=today)
         except InsufficientFunds:  # raised before anything is written: stop, the next sweep retries
             break
         paid += 1
@@ -148,7 +161,7 @@ def _autopay_loan(loan_id: int, today: datetime.date) -> int:
 
 def payments_mark_overdue(*, today: datetime.date) -> int:
     loan_ids = (
-        Payment.objects.filter(paid=False, overdue=False, due_date__lt=today, loan__status=LoanStatus.FUNDED)
+        Payment.objects.filter(paid=False, overdue=False, due_date__lt=today, loan__status__in=REPAYING_LOAN_STATUSES)
         .values_list("loan_id", flat=True)
         .distinct()
         .order_by("loan_id")
@@ -218,6 +231,44 @@ def _remind(loan_id: int, payment_ids: list[int]) -> int:
     return len(payments)
 
 
+# 6. Delinquency (v2) ---------------------------------------------------------------------------------
+
+
+def loans_age(*, today: datetime.date) -> tuple[int, int]:
+    """Set every FUNDED or DEFAULTED loan's days past due as of `today`, and charge off each FUNDED loan
+    that reaches LENME_CHARGE_OFF_DAYS. Candidates (two queries, no locks): the loans whose stored figure
+    differs from today's, or FUNDED ones at the threshold; each is then re-checked under its lock
+    in its own transaction. Returns (loans whose days past due changed, loans charged off)."""
+    repaying = {
+        pk: (stored, status)
+        for pk, stored, status in Loan.objects.filter(status__in=REPAYING_LOAN_STATUSES).values_list(
+            "pk", "days_past_due", "status"
+        )
+    }
+    oldest = oldest_unpaid_due_dates(loan_ids=list(repaying), today=today)
+    loan_ids = []
+    for pk, (stored, status) in sorted(repaying.items()):
+        now_due = days_past_due_from(oldest.get(pk), today)
+        if now_due != stored or (status == LoanStatus.FUNDED and now_due >= settings.LENME_CHARGE_OFF_DAYS):
+            loan_ids.append(pk)
+    changed = charged_off = 0
+    for loan_id in loan_ids:
+        try:
+            did_change, did_charge_off = _age_loan(loan_id, today)
+        except Exception:
+            log.exception("_age_loan failed for loan %s; the next sweep retries it", loan_id)
+            continue
+        changed += did_change
+        charged_off += did_charge_off
+    return changed, charged_off
+
+
+@atomic_retry
+def _age_loan(loan_id: int, today: datetime.date) -> tuple[bool, bool]:
+    loan = lock_loan(loan_id)
+    return loan_age(loan=loan, today=today)  # re-reads the installments under the loan's lock
+
+
 # The sweep ------------------------------------------------------------------------------------------
 
 JOB_RUN_RETENTION_DAYS = 7
@@ -227,6 +278,8 @@ RULES = (
     "autopaid",
     "overdue",
     "reminders",
+    "days_past_due_set",
+    "charged_off",
     "idempotency_purged",
     "webhooks_attempted",
     "emails_sent",
@@ -245,6 +298,7 @@ def sweep(*, today: datetime.date | None = None, now: datetime.datetime | None =
         counts["autopaid"] = autopay_run(today=today)
         counts["overdue"] = payments_mark_overdue(today=today)
         counts["reminders"] = reminders_send(today=today)
+        counts["days_past_due_set"], counts["charged_off"] = loans_age(today=today)
         counts["idempotency_purged"] = idempotency_purge()
         JobRun.objects.filter(started_at__lt=now - timedelta(days=JOB_RUN_RETENTION_DAYS)).delete()
         # 7. what is due of the outboxes (webhook events, then emails), each at most once this sweep

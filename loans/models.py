@@ -15,6 +15,7 @@ class LoanStatus(models.TextChoices):
     OFFERED = "OFFERED"
     ACCEPTED = "ACCEPTED"
     FUNDED = "FUNDED"
+    DEFAULTED = "DEFAULTED"
     COMPLETED = "COMPLETED"
     CANCELLED = "CANCELLED"
 
@@ -33,7 +34,8 @@ LOAN_TRANSITIONS: dict[str, set[str]] = {
     LoanStatus.OPEN: {LoanStatus.OFFERED, LoanStatus.CANCELLED},
     LoanStatus.OFFERED: {LoanStatus.OPEN, LoanStatus.ACCEPTED, LoanStatus.CANCELLED},
     LoanStatus.ACCEPTED: {LoanStatus.FUNDED, LoanStatus.OPEN, LoanStatus.CANCELLED},
-    LoanStatus.FUNDED: {LoanStatus.COMPLETED},
+    LoanStatus.FUNDED: {LoanStatus.COMPLETED, LoanStatus.DEFAULTED},
+    LoanStatus.DEFAULTED: {LoanStatus.COMPLETED},
     LoanStatus.COMPLETED: set(),
     LoanStatus.CANCELLED: set(),
 }
@@ -45,6 +47,8 @@ OFFER_TRANSITIONS: dict[str, set[str]] = {
     OfferStatus.EXPIRED: set(),
 }
 LIVE_LOAN_STATUSES = (LoanStatus.OPEN, LoanStatus.OFFERED)
+# Loans with a schedule still running: they take payments, age and can be charged off (FUNDED only).
+REPAYING_LOAN_STATUSES = (LoanStatus.FUNDED, LoanStatus.DEFAULTED)
 
 
 class NoteStatus(models.TextChoices):
@@ -76,6 +80,9 @@ class Loan(models.Model):
     # and installment 1's amount (the notes' rows 1 summed), so reads need no query per loan.
     lender_ids = models.JSONField(default=list, blank=True)
     first_installment = models.DecimalField(**MONEY, null=True, blank=True)
+    # (v2) Delinquency, set by the sweep (rule 6) and by every payment; see loans.delinquency.
+    days_past_due = models.PositiveIntegerField(default=0, db_index=True)
+    defaulted_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -89,10 +96,19 @@ class Loan(models.Model):
                 condition=Q(interest_rate__isnull=True) | Q(interest_rate__gte=0, interest_rate__lte=100),
                 name="loan_rate_range",
             ),
+            models.CheckConstraint(
+                condition=~Q(status="DEFAULTED") | Q(defaulted_at__isnull=False), name="loan_defaulted_has_date"
+            ),
         ]
 
     def __str__(self) -> str:
         return f"Loan #{self.pk} {self.amount} x{self.term_months} ({self.status})"
+
+    @property
+    def delinquency(self) -> str:
+        from loans.delinquency import delinquency_bucket
+
+        return delinquency_bucket(self.days_past_due)
 
     def total_loan_amount(self) -> Decimal:
         """What the lender pays to fund: the principal plus Lenme's fee."""
@@ -247,6 +263,7 @@ class NotificationKind(models.TextChoices):
     PAYMENT_OVERDUE = "payment_overdue"
     PAYMENT_RECEIVED = "payment_received"
     LOAN_COMPLETED = "loan_completed"
+    LOAN_DEFAULTED = "loan_defaulted"
 
 
 class Notification(models.Model):

@@ -1,14 +1,27 @@
 """Reads for the lending flow: visibility rules and list queries. Nothing here locks."""
 
 from decimal import Decimal
+from fractions import Fraction
 
 from django.conf import settings
-from django.db.models import DecimalField, Exists, F, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models import Count, DecimalField, Exists, F, OuterRef, Q, QuerySet, Subquery, Sum
 
+from accounts.models import Profile, Transaction
 from lenme.errors import Forbidden, NotFound
-from lenme.money import MONEY
+from lenme.money import MONEY, round_fraction
 from loans import policies
-from loans.models import LIVE_LOAN_STATUSES, Loan, Note, NotePayment, Notification, Offer, OfferStatus, Payment
+from loans.models import (
+    LIVE_LOAN_STATUSES,
+    REPAYING_LOAN_STATUSES,
+    Loan,
+    Note,
+    NotePayment,
+    NoteStatus,
+    Notification,
+    Offer,
+    OfferStatus,
+    Payment,
+)
 from loans.schedule import build_schedule
 
 
@@ -116,9 +129,33 @@ def payment_list(*, loan: Loan, user) -> QuerySet[Payment]:
     return loan.payments.order_by("number")
 
 
+# (v2) The ledger kinds by which a note's lender is paid back (installments, extra principal, payoff).
+RECEIPT_KINDS = ("repayment", "prepayment", "payoff")
+
+
+def recoveries_subquery() -> Subquery:
+    """What a note received after its loan was charged off: its lender's receipts on it (ledger rows)
+    written at or after the loan's `defaulted_at` (a charge-off moves no money, so no row of the
+    note can share that instant from before). Null when none."""
+    total = (
+        Transaction.objects.filter(
+            loan_note=OuterRef("pk"),
+            to_user=OuterRef("lender"),
+            kind__in=RECEIPT_KINDS,
+            created_at__gte=OuterRef("loan__defaulted_at"),
+        )
+        .order_by()
+        .values("loan_note")
+        .annotate(total=Sum("amount"))
+        .values("total")
+    )
+    return Subquery(total, output_field=DecimalField(**MONEY))
+
+
 def notes_with_figures(queryset: QuerySet[Note]) -> QuerySet[Note]:
     """Each note's figures from its rows, in the same query: principal outstanding (unpaid rows; 0.00
-    once REPAID), principal repaid, interest and late fees received (paid rows)."""
+    once REPAID), principal repaid, interest and late fees received (paid rows), and (v2) recoveries
+    (from the ledger)."""
 
     def rows_sum(field: str, paid: bool) -> Subquery:
         total = (
@@ -135,6 +172,7 @@ def notes_with_figures(queryset: QuerySet[Note]) -> QuerySet[Note]:
         paid_principal=rows_sum("principal", True),
         paid_interest=rows_sum("interest", True),
         paid_late_fees=rows_sum("late_fee", True),
+        recovered=recoveries_subquery(),
     )
 
 
@@ -194,3 +232,99 @@ def notification_get(*, notification_id: int, user) -> Notification:
     if notification is None:
         raise NotFound("No such notification.")
     return notification
+
+
+# Portfolio (v2) -------------------------------------------------------------------------------------
+
+
+def _money_sum(value) -> Decimal:
+    return (value if value is not None else Decimal("0")).quantize(Decimal("0.01"))
+
+
+def _weighted_rate(rate_weights) -> Decimal | None:
+    """Average of rates weighted by principal, exactly (Fraction), rounded half-up to two decimals once."""
+    weight = sum((Fraction(w) for _, w in rate_weights if w), Fraction(0))
+    if weight == 0:
+        return None
+    return round_fraction(sum((Fraction(r) * Fraction(w) for r, w in rate_weights if w), Fraction(0)) / weight)
+
+
+def portfolio_get(*, user) -> dict:
+    """The caller's standing as lender and as borrower, every figure from notes, note rows, installments
+    and ledger rows (no stored counters), in a fixed number of queries whatever the number of notes."""
+    notes = Note.objects.filter(lender=user)
+    counts = {status: 0 for status in NoteStatus.values}
+    invested = fees = charged_off = Decimal("0")
+    for row in (
+        notes.order_by()
+        .values("status")
+        .annotate(n=Count("pk"), amount=Sum("amount"), fee=Sum("fee"), charged_off=Sum("charged_off_principal"))
+    ):
+        counts[row["status"]] = row["n"]
+        invested += row["amount"] or 0
+        fees += row["fee"] or 0
+        charged_off += row["charged_off"] or 0
+
+    my_rows = NotePayment.objects.filter(note__lender=user).order_by()
+    paid = Q(payment__paid=True)
+    received = my_rows.aggregate(
+        principal=Sum("principal", filter=paid),
+        interest=Sum("interest", filter=paid),
+        late_fees=Sum("late_fee", filter=paid),
+    )
+    # Principal outstanding of ACTIVE notes, per rate: both the total and the weighted average rate.
+    by_rate = list(
+        my_rows.filter(payment__paid=False, note__status=NoteStatus.ACTIVE)
+        .values("note__interest_rate")
+        .annotate(principal=Sum("principal"))
+        .values_list("note__interest_rate", "principal")
+    )
+    recoveries = Transaction.objects.filter(
+        loan_note__lender=user,
+        to_user=user,
+        kind__in=RECEIPT_KINDS,
+        created_at__gte=F("loan_note__loan__defaulted_at"),
+    ).aggregate(total=Sum("amount"))["total"]
+    held = Profile.objects.filter(user=user).values_list("reserved_balance", flat=True).first()
+
+    loans = Loan.objects.filter(borrower=user)
+    loan_counts = dict(loans.order_by().values("status").annotate(n=Count("pk")).values_list("status", "n"))
+    repaying = Payment.objects.filter(loan__borrower=user, loan__status__in=REPAYING_LOAN_STATUSES, paid=False)
+    borrower_outstanding = repaying.aggregate(total=Sum("principal"))["total"]
+    paid_out = Transaction.objects.filter(from_user=user, kind__in=RECEIPT_KINDS, loan__borrower=user).aggregate(
+        total=Sum("amount")
+    )["total"]
+    next_row = (
+        repaying.order_by("due_date", "loan_id", "number")
+        .values("loan_id", "number", "due_date", "amount", "late_fee")
+        .first()
+    )
+
+    return {
+        "lender": {
+            "notes": counts,
+            "principal_invested": _money_sum(invested),
+            "principal_outstanding": _money_sum(sum((w for _, w in by_rate if w), Decimal("0"))),
+            "principal_repaid": _money_sum(received["principal"]),
+            "interest_received": _money_sum(received["interest"]),
+            "late_fees_received": _money_sum(received["late_fees"]),
+            "fees_paid": _money_sum(fees),
+            "charged_off_principal": _money_sum(charged_off),
+            "recoveries": _money_sum(recoveries),
+            "held_in_offers": _money_sum(held),
+            "weighted_average_rate": _weighted_rate(by_rate),
+        },
+        "borrower": {
+            "loans": {status: n for status, n in loan_counts.items() if n},
+            "principal_outstanding": _money_sum(borrower_outstanding),
+            "total_repaid": _money_sum(paid_out),
+            "next_payment": None
+            if next_row is None
+            else {
+                "loan": next_row["loan_id"],
+                "number": next_row["number"],
+                "due_date": next_row["due_date"],
+                "amount": _money_sum(next_row["amount"]) + _money_sum(next_row["late_fee"]),
+            },
+        },
+    }

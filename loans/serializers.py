@@ -8,6 +8,8 @@ from rest_framework import serializers
 
 from lenme.api.fields import MoneyField, QueryIntegerField, RateField, StrictBooleanField, StrictIntegerField
 from lenme.money import ZERO
+from loans import policies
+from loans.delinquency import BUCKETS
 from loans.models import Loan, LoanStatus, Note, NotePayment, NoteStatus, Notification, Offer, Payment
 
 LOAN_AMOUNT = dict(min_value=Decimal("1.00"), max_value=Decimal("1000000.00"))
@@ -116,15 +118,47 @@ class LoanSerializer(serializers.ModelSerializer):
         help_text="(v2) The principal of the unpaid installments (the sum of its notes'); 0.00 before funding "
         "and once COMPLETED."
     )
+    days_past_due = serializers.SerializerMethodField(
+        help_text="(v2) Days from the due date of the oldest unpaid installment due before today (0.00 "
+        "installments never count) to today; 0 when none. Set by the sweep as of its day and by every payment "
+        "as of the payment's day. For the borrower and the loan's lenders; null for anyone else."
+    )
+    delinquency = serializers.SerializerMethodField(
+        help_text="(v2) The bucket of days_past_due: current (0), grace (1-15), late_16_30, late_31_120, default "
+        "(121+). For the borrower and the loan's lenders; null for anyone else."
+    )
+    defaulted_at = serializers.SerializerMethodField(
+        help_text="(v2) When the loan was charged off (FUNDED -> DEFAULTED at LENME_CHARGE_OFF_DAYS days past due, "
+        "default 120); null before. For the borrower and the loan's lenders; null for anyone else."
+    )
 
     class Meta:
         model = Loan
         fields = [
             "id", "borrower", "lender", "lenders", "amount", "term_months", "interest_rate", "lenme_fee",
             "total_loan_amount", "monthly_payment_amount", "principal_outstanding", "status", "autopay",
-            "created_at", "accepted_at", "funded_at", "completed_at",
+            "days_past_due", "delinquency", "created_at", "accepted_at", "funded_at", "completed_at", "defaulted_at",
         ]  # fmt: skip
         read_only_fields = fields
+
+    def _is_party(self, loan: Loan) -> bool:
+        """(v2) Delinquency is the borrower's and the lenders' business; without a request we show nothing."""
+        request = self.context.get("request")
+        return request is not None and policies.may_see_schedule(loan, request.user)
+
+    @extend_schema_field(serializers.IntegerField(allow_null=True, min_value=0))
+    def get_days_past_due(self, loan: Loan) -> int | None:
+        return loan.days_past_due if self._is_party(loan) else None
+
+    @extend_schema_field(serializers.ChoiceField(choices=BUCKETS, allow_null=True))
+    def get_delinquency(self, loan: Loan) -> str | None:
+        return loan.delinquency if self._is_party(loan) else None
+
+    @extend_schema_field(serializers.DateTimeField(allow_null=True))
+    def get_defaulted_at(self, loan: Loan) -> str | None:
+        if loan.defaulted_at is None or not self._is_party(loan):
+            return None
+        return serializers.DateTimeField().to_representation(loan.defaulted_at)
 
     @extend_schema_field(MoneyField(positive=False))
     def get_principal_outstanding(self, loan: Loan) -> str:
@@ -216,8 +250,14 @@ class NoteSerializer(serializers.ModelSerializer):
     principal_repaid = serializers.SerializerMethodField()
     interest_received = serializers.SerializerMethodField()
     late_fees_received = serializers.SerializerMethodField()
-    charged_off_principal = MoneyField(positive=False)
-    recoveries = serializers.SerializerMethodField(help_text="What it received after a charge-off (0.00 here).")
+    charged_off_principal = MoneyField(
+        positive=False,
+        help_text="(v2) Its principal outstanding when its loan was charged off; 0.00 if never; kept once REPAID.",
+    )
+    recoveries = serializers.SerializerMethodField(
+        help_text="(v2) What it received (ledger rows to its lender) after its loan was charged off; those receipts "
+        "also count in principal_repaid, interest_received and late_fees_received by their parts."
+    )
 
     class Meta:
         model = Note
@@ -246,7 +286,7 @@ class NoteSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(MoneyField(positive=False))
     def get_recoveries(self, note: Note) -> str:
-        return f"{ZERO}"
+        return _money_or_zero(getattr(note, "recovered", None))
 
 
 class NoteDetailSerializer(NoteSerializer):
@@ -311,3 +351,62 @@ class NotificationSerializer(serializers.ModelSerializer):
         model = Notification
         fields = ["id", "kind", "message", "loan", "read", "created_at"]
         read_only_fields = fields
+
+
+# Portfolio (v2) -------------------------------------------------------------------------------------
+
+
+class NoteCountsSerializer(serializers.Serializer):
+    ACTIVE = serializers.IntegerField(min_value=0)
+    REPAID = serializers.IntegerField(min_value=0)
+    CHARGED_OFF = serializers.IntegerField(min_value=0)
+
+
+class PortfolioLenderSerializer(serializers.Serializer):
+    notes = NoteCountsSerializer(help_text="The caller's notes counted by status (every status, 0 when none).")
+    principal_invested = MoneyField(positive=False, help_text="The sum of their notes' `amount`.")
+    principal_outstanding = MoneyField(positive=False, help_text="The principal of their ACTIVE notes' unpaid rows.")
+    principal_repaid = MoneyField(positive=False, help_text="Principal received (paid rows), on every note.")
+    interest_received = MoneyField(positive=False, help_text="Interest received (paid rows), on every note.")
+    late_fees_received = MoneyField(positive=False, help_text="Their notes' shares of late fees received.")
+    fees_paid = MoneyField(positive=False, help_text="The sum of their notes' `fee` (Lenme's fee they paid).")
+    charged_off_principal = MoneyField(positive=False, help_text="Summed over their notes.")
+    recoveries = MoneyField(
+        positive=False, help_text="What their notes received after their loans were charged off (ledger rows)."
+    )
+    held_in_offers = MoneyField(positive=False, help_text="Their `reserved_balance`: held by live offers.")
+    weighted_average_rate = RateField(
+        allow_null=True,
+        help_text="The average rate of their ACTIVE notes weighted by principal outstanding, computed exactly and "
+        "rounded half-up to two decimals; null when they have none (or none with principal outstanding).",
+    )
+
+
+class NextPaymentSerializer(serializers.Serializer):
+    loan = serializers.IntegerField()
+    number = serializers.IntegerField()
+    due_date = serializers.DateField()
+    amount = MoneyField(positive=False, help_text="The installment's amount plus its late fee.")
+
+
+class PortfolioBorrowerSerializer(serializers.Serializer):
+    loans = serializers.DictField(
+        child=serializers.IntegerField(min_value=1),
+        help_text="The caller's loans counted by status; statuses with none are left out.",
+    )
+    principal_outstanding = MoneyField(
+        positive=False, help_text="The principal of the unpaid installments of their FUNDED and DEFAULTED loans."
+    )
+    total_repaid = MoneyField(
+        positive=False, help_text="Every amount they paid on loans (repayment, prepayment and payoff ledger rows)."
+    )
+    next_payment = NextPaymentSerializer(
+        allow_null=True,
+        help_text="Their unpaid installment (of a FUNDED or DEFAULTED loan) with the earliest due date (ties: lower "
+        "loan id, then number), or null.",
+    )
+
+
+class PortfolioSerializer(serializers.Serializer):
+    lender = PortfolioLenderSerializer()
+    borrower = PortfolioBorrowerSerializer()

@@ -24,6 +24,7 @@ urlpatterns = [
     path("loans/<int:loan_id>/notes/", views.LoanNoteListView.as_view(), name="loan-note-list"),
     path("notes/", views.NoteListView.as_view(), name="note-list"),
     path("notes/<int:note_id>/", views.NoteDetailView.as_view(), name="note-detail"),
+    path("portfolio/", views.PortfolioView.as_view(), name="portfolio"),
     path("notifications/", views.NotificationListView.as_view(), name="notification-list"),
     path("notifications/<int:notification_id>/read/", views.NotificationReadView.as_view(), name="notification-read"),
 ]

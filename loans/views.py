@@ -26,9 +26,15 @@ from loans.serializers import (
     OfferCreateSerializer,
     OfferSerializer,
     PaymentSerializer,
+    PortfolioSerializer,
     QuoteQuerySerializer,
     QuoteSerializer,
 )
+
+
+def _ctx(request: Request) -> dict:
+    """Serializer context: the Loan shape shows delinquency to the loan's parties only."""
+    return {"request": request}
 
 
 def _query(serializer_class, request: Request) -> dict:
@@ -50,7 +56,7 @@ class LoanListCreateView(ActionView):
         query = _query(LoanListQuerySerializer, request)
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(selectors.loan_list(user=request.user, **query), request, view=self)
-        return paginator.get_paginated_response(LoanSerializer(page, many=True).data)
+        return paginator.get_paginated_response(LoanSerializer(page, many=True, context=_ctx(request)).data)
 
     @extend_schema(
         tags=["loans"],
@@ -75,7 +81,7 @@ class LoanListCreateView(ActionView):
     def act(self, request: Request) -> Response:
         data = validated(LoanCreateSerializer, request)
         loan = services.loan_create(borrower=request.user, **data)
-        return Response(LoanSerializer(loan).data, status=status.HTTP_201_CREATED)
+        return Response(LoanSerializer(loan, context=_ctx(request)).data, status=status.HTTP_201_CREATED)
 
 
 class LoanAvailableView(generics.ListAPIView):
@@ -138,7 +144,7 @@ class LoanDetailView(APIView):
     )
     def get(self, request: Request, loan_id: int) -> Response:
         loan = selectors.loan_get(loan_id=loan_id, user=request.user, with_payments=True)
-        return Response(LoanDetailSerializer(loan).data)
+        return Response(LoanDetailSerializer(loan, context=_ctx(request)).data)
 
 
 def _loan_action(
@@ -187,7 +193,9 @@ class LoanPublishView(LoanActionView):
         return super().post(request, *args, **kwargs)
 
     def act(self, request: Request, loan_id: int) -> Response:
-        return Response(LoanSerializer(services.loan_publish(loan_id=loan_id, borrower=request.user)).data)
+        return Response(
+            LoanSerializer(services.loan_publish(loan_id=loan_id, borrower=request.user), context=_ctx(request)).data
+        )
 
 
 class LoanCancelView(LoanActionView):
@@ -201,7 +209,9 @@ class LoanCancelView(LoanActionView):
         return super().post(request, *args, **kwargs)
 
     def act(self, request: Request, loan_id: int) -> Response:
-        return Response(LoanSerializer(services.loan_cancel(loan_id=loan_id, borrower=request.user)).data)
+        return Response(
+            LoanSerializer(services.loan_cancel(loan_id=loan_id, borrower=request.user), context=_ctx(request)).data
+        )
 
 
 class LoanAcceptView(LoanActionView):
@@ -241,7 +251,11 @@ class LoanAcceptView(LoanActionView):
             request,
             view=self,
         )
-        return Response(LoanSerializer(services.loan_accept(loan_id=loan_id, borrower=request.user, **data)).data)
+        return Response(
+            LoanSerializer(
+                services.loan_accept(loan_id=loan_id, borrower=request.user, **data), context=_ctx(request)
+            ).data
+        )
 
 
 class LoanFundView(LoanActionView):
@@ -265,7 +279,9 @@ class LoanFundView(LoanActionView):
         return super().post(request, *args, **kwargs)
 
     def act(self, request: Request, loan_id: int) -> Response:
-        return Response(LoanDetailSerializer(services.loan_fund(loan_id=loan_id, lender=request.user)).data)
+        return Response(
+            LoanDetailSerializer(services.loan_fund(loan_id=loan_id, lender=request.user), context=_ctx(request)).data
+        )
 
 
 class LoanAutopayView(LoanActionView):
@@ -281,7 +297,11 @@ class LoanAutopayView(LoanActionView):
             request,
             view=self,
         )
-        return Response(LoanSerializer(services.loan_autopay_set(loan_id=loan_id, borrower=request.user, **data)).data)
+        return Response(
+            LoanSerializer(
+                services.loan_autopay_set(loan_id=loan_id, borrower=request.user, **data), context=_ctx(request)
+            ).data
+        )
 
 
 class OfferListCreateView(LoanActionView):
@@ -381,7 +401,10 @@ class PaymentPayView(LoanActionView):
 
     @_loan_action(
         "Pay the earliest unpaid installment (borrower)",
-        description="Pays `amount + late_fee` to the lender; the last installment completes the loan.",
+        description="Pays `amount + late_fee` to the lender (v2: each note its row and late fee share); the last "
+        "installment completes the loan. (v2) The loan may be FUNDED or DEFAULTED: on a DEFAULTED loan what the "
+        "notes receive counts in their `recoveries`, and the last installment still completes the loan (notes "
+        "REPAID, `charged_off_principal` kept). Every payment sets the loan's `days_past_due` again as of today.",
         conflicts=("already_paid", "out_of_order", "insufficient_funds"),
         response=PaymentSerializer,
         example=examples.PAYMENT_PAID,
@@ -474,6 +497,20 @@ class NotificationReadView(ActionView):
         return Response(
             NotificationSerializer(services.notification_read(notification_id=notification_id, user=request.user)).data
         )
+
+
+class PortfolioView(APIView):
+    @extend_schema(
+        tags=["portfolio"],
+        summary="(v2) The caller's standing as lender and as borrower",
+        description="Every figure is computed from the caller's notes, note rows, installments and ledger rows "
+        "(no stored counters), in a fixed number of queries whatever the number of notes. Only the caller's own "
+        "figures: there is no way to ask for another user's.",
+        responses={200: PortfolioSerializer, **errors()},
+        examples=[examples.PORTFOLIO],
+    )
+    def get(self, request: Request) -> Response:
+        return Response(PortfolioSerializer(selectors.portfolio_get(user=request.user)).data)
 
 
 __all__ = ["LoanStatus"]

@@ -37,6 +37,11 @@ CONTRACT = {
     ("post", "/api/loans/{}/payments/{}/pay/"),
     ("get", "/api/notifications/"),
     ("post", "/api/notifications/{}/read/"),
+    # v2: Notes
+    ("get", "/api/notes/"),
+    ("get", "/api/notes/{}/"),
+    ("get", "/api/loans/{}/notes/"),
+    ("get", "/api/portfolio/"),
     ("get", "/api/webhooks/"),
     ("post", "/api/webhooks/"),
     ("delete", "/api/webhooks/{}/"),
@@ -45,10 +50,6 @@ CONTRACT = {
     ("post", "/api/webhooks/{}/enable/"),
     ("get", "/healthz"),
     ("get", "/readyz"),
-    # v2: Notes
-    ("get", "/api/notes/"),
-    ("get", "/api/notes/{}/"),
-    ("get", "/api/loans/{}/notes/"),
 }
 NO_AUTH = {
     ("post", "/api/auth/register/"),

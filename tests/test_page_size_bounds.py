@@ -50,8 +50,8 @@ def test_every_paginated_endpoint_in_the_schema_declares_maximum_200(api, db):
         "/api/transactions/",
         "/api/notifications/",
         "/api/loans/{loan_id}/offers/",
-        "/api/webhooks/",  # v2 webhooks
-        "/api/webhooks/{endpoint_id}/deliveries/",
         "/api/notes/",  # v2: Notes
         "/api/loans/{loan_id}/notes/",
+        "/api/webhooks/",  # v2 webhooks
+        "/api/webhooks/{endpoint_id}/deliveries/",
     }

@@ -1,5 +1,7 @@
 """Installment payments: each pays amount + late fee from the borrower to its notes' lenders."""
 
+import datetime
+
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
@@ -16,6 +18,7 @@ from lenme.errors import (
 from lenme.locks import lock_payments, lock_profiles
 from lenme.money import ZERO, split_largest_remainder
 from loans.models import (
+    REPAYING_LOAN_STATUSES,
     Loan,
     LoanStatus,
     Note,
@@ -25,14 +28,19 @@ from loans.models import (
     Payment,
 )
 from loans.notifications import Event, notify
+from loans.services.chargeoff import loan_days_past_due_set
 from loans.services.common import _locked_visible_loan, _require_borrower, _save_loan, transition
 
 
-def payment_settle(*, loan: Loan, payment: Payment) -> None:
+def payment_settle(*, loan: Loan, payment: Payment, today: datetime.date | None = None) -> None:
     """Pay one installment to its notes' lenders: each note its row plus its share of the late fee
     (largest remainder over the rows' amounts, ties to the lower note id), one repayment row per note
     (none for 0.00). The caller holds the loan's and the payment's locks (which guard its note rows)
-    and has checked the order. Raises InsufficientFunds before writing anything."""
+    and has checked the order. Raises InsufficientFunds before writing anything. (v2) On a DEFAULTED
+    loan what the notes receive is a recovery (counted from the ledger rows after `defaulted_at`); the
+    last installment completes the loan either way and its notes are REPAID (charged-off principal kept).
+    Then the loan's days past due are set again as of `today` (the payment's day; the sweep's for
+    autopay)."""
     rows = list(NotePayment.objects.filter(payment=payment).select_related("note").order_by("note_id"))
     if not rows:  # pragma: no cover - funding writes a row per note for every installment
         raise InvalidState(f"Installment {payment.number} of loan #{loan.pk} has no note rows.")
@@ -86,6 +94,7 @@ def payment_settle(*, loan: Loan, payment: Payment) -> None:
         for row, part in zip(rows, parts, strict=True)
     ]
     if payment.number == loan.term_months:
+        # FUNDED or DEFAULTED -> COMPLETED: repaid after all.
         transition(loan, LoanStatus.COMPLETED)
         loan.completed_at = payment.paid_at
         _save_loan(loan, "status", "completed_at")
@@ -94,6 +103,7 @@ def payment_settle(*, loan: Loan, payment: Payment) -> None:
             Event(uid, NotificationKind.LOAN_COMPLETED, f"Loan #{loan.pk} is repaid in full.", loan.pk)
             for uid in (loan.borrower_id, *dict.fromkeys(r.note.lender_id for r in rows))
         ]
+    loan_days_past_due_set(loan=loan, today=today or timezone.localdate())
     payment.loan = loan
     notify(*events)
 
@@ -109,7 +119,7 @@ def payment_pay(*, loan_id: int, payment_id: int, borrower) -> Payment:
     _require_borrower(loan, borrower)
     if payment.paid:
         raise AlreadyPaid()
-    if loan.status != LoanStatus.FUNDED:  # pragma: no cover - unpaid rows exist only on FUNDED loans
+    if loan.status not in REPAYING_LOAN_STATUSES:  # pragma: no cover - unpaid rows exist only on these
         raise InvalidState(f"The loan is {loan.status}.")
     if payment.earlier_unpaid:
         raise OutOfOrder()

@@ -31,7 +31,7 @@ TRANSACTION_FIELDS = {
 LOAN_FIELDS = {
     "id", "borrower", "lender", "lenders", "amount", "term_months", "interest_rate", "lenme_fee", "total_loan_amount",
     "monthly_payment_amount", "principal_outstanding", "status", "autopay", "created_at", "accepted_at", "funded_at",
-    "completed_at",
+    "completed_at", "days_past_due", "delinquency", "defaulted_at",
 }  # fmt: skip
 LOAN_DETAIL_FIELDS = LOAN_FIELDS | {"payments"}
 OFFER_FIELDS = {

@@ -49,6 +49,9 @@ def test_create_loan_returns_the_loan_with_every_field(borrower, borrower_api):
         "accepted_at": None,
         "funded_at": None,
         "completed_at": None,
+        "days_past_due": 0,  # v2
+        "delinquency": "current",  # v2
+        "defaulted_at": None,  # v2
     }
 
 

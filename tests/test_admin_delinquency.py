@@ -1,0 +1,100 @@
+"""The admin for operators (v2): loans by delinquency (filter, sort), a loan's notes and ledger rows on
+its page, overdue installments marked as such (not a green tick), and the platform's fee revenue and
+charged-off principal on the index."""
+
+import datetime
+import re
+from decimal import Decimal
+
+import pytest
+
+from accounts.models import Transaction
+from loans import jobs
+from loans.models import Loan, Payment
+from tests import factories
+from tests.loans.delinquency_helpers import funded_loan
+from tests.test_admin import admin_client, admin_user, url  # noqa: F401 - fixtures
+
+pytestmark = pytest.mark.django_db
+D = Decimal
+
+
+@pytest.fixture
+def late_book(settings):
+    """Three loans: current, 20 days late, and charged off (with one installment recovered)."""
+    settings.LENME_MIN_NOTE = D("10.00")
+    b = factories.UserFactory(username="alice", balance=D("3000.00"))
+    la = factories.UserFactory(username="lender_a", balance=D("50000.00"))
+    lb = factories.UserFactory(username="lender_b", balance=D("50000.00"))
+    current = funded_loan(b, [(la, "10.00", None)], amount="300.00", term=3)
+    late = funded_loan(b, [(la, "10.00", "200.00"), (lb, "12.00", "100.00")], amount="300.00", term=3)
+    gone = funded_loan(b, [(lb, "11.00", None)], amount="400.00", term=4)
+    today = datetime.date.today()
+    first = Payment.objects.get(loan=late, number=1).due_date
+    for p in Payment.objects.filter(loan=late):
+        p.due_date = p.due_date - (first - today) - datetime.timedelta(days=20)
+        p.save(update_fields=["due_date"])
+    first = Payment.objects.get(loan=gone, number=1).due_date
+    for p in Payment.objects.filter(loan=gone):
+        p.due_date = p.due_date - (first - today) - datetime.timedelta(days=130)
+        p.save(update_fields=["due_date"])
+    jobs.sweep(today=today)
+    return {"current": current, "late": late, "gone": gone}
+
+
+def ids_in(body: str) -> list[int]:
+    return [int(x) for x in re.findall(r"/admin/loans/loan/(\d+)/change/", body)]
+
+
+def test_loans_list_shows_delinquency_and_days_past_due_and_filters_by_bucket(admin_client, late_book):  # noqa: F811
+    body = admin_client.get(url(Loan, "changelist")).content.decode()
+    assert "Days past due" in body or "days past due" in body.lower()
+    assert "late_16_30" in body and "late_31_120" in body
+    grace = admin_client.get(url(Loan, "changelist") + "?delinquency=late_16_30").content.decode()
+    assert ids_in(grace) == [late_book["late"].pk]
+    current = admin_client.get(url(Loan, "changelist") + "?delinquency=current").content.decode()
+    assert ids_in(current) == [late_book["current"].pk]
+    # An unknown bucket filters nothing and is not an error.
+    bad = admin_client.get(url(Loan, "changelist") + "?delinquency=nope")
+    assert bad.status_code == 200
+    assert sorted(ids_in(bad.content.decode())) == sorted(x.pk for x in late_book.values())
+
+
+def test_loans_sort_by_days_past_due(admin_client, late_book):  # noqa: F811
+    # days_past_due is column 3 of list_display (0-based, as ?o= counts)
+    down = admin_client.get(url(Loan, "changelist") + "?o=-3").content.decode()
+    assert ids_in(down) == [late_book["gone"].pk, late_book["late"].pk, late_book["current"].pk]
+    up = admin_client.get(url(Loan, "changelist") + "?o=3").content.decode()
+    assert ids_in(up) == [late_book["current"].pk, late_book["late"].pk, late_book["gone"].pk]
+    by_bucket = admin_client.get(url(Loan, "changelist") + "?o=-2").content.decode()  # delinquency sorts by days
+    assert ids_in(by_bucket) == [late_book["gone"].pk, late_book["late"].pk, late_book["current"].pk]
+
+
+def test_loan_page_shows_its_notes_its_ledger_rows_and_overdue_installments(admin_client, late_book):  # noqa: F811
+    loan = late_book["gone"]
+    assert Loan.objects.get(pk=loan.pk).status == "DEFAULTED"
+    body = admin_client.get(url(Loan, "change", loan.pk)).content.decode()
+    assert "Notes (the first" in body or "notes (the first" in body.lower()
+    assert "Charged Off" in body or "CHARGED_OFF" in body
+    for row in Transaction.objects.filter(loan=loan):
+        assert f"{row.amount}" in body
+    assert f"?loan__id__exact={loan.pk}" in body
+    assert (
+        body.count(">OVERDUE<")
+        == Payment.objects.filter(loan=loan, paid=False, due_date__lt=datetime.date.today()).count()
+        > 0
+    )
+    assert "icon-yes.svg" not in body.split("Payments")[-1].split("Ledger")[0]  # no green tick among installments
+
+
+def test_payment_list_marks_overdue_rows(admin_client, late_book):  # noqa: F811
+    body = admin_client.get(url(Payment, "changelist")).content.decode()
+    assert ">OVERDUE<" in body
+
+
+def test_admin_index_shows_fee_revenue_and_charged_off_principal(admin_client, late_book):  # noqa: F811
+    body = admin_client.get("/admin/").content.decode()
+    fees = sum(Transaction.objects.filter(kind="fee").values_list("amount", flat=True), D("0"))
+    assert "Fee revenue, total" in body and f"{fees:.2f}" in body
+    assert "Charged-off principal" in body and "400.00" in body
+    assert datetime.date.today().strftime("%Y-%m") in body
