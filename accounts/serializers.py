@@ -40,6 +40,7 @@ class TokenOutputSerializer(serializers.Serializer):
 
 
 class AmountInputSerializer(serializers.Serializer):
+    reusable = True  # no context: lenme.api.represent.valid_data may validate with one shared instance
     amount = MoneyField(min_value=Decimal("0.01"), max_value=Decimal("100000000.00"))
 
 

@@ -18,6 +18,7 @@ from accounts.serializers import (
     TokenOutputSerializer,
     TransactionSerializer,
 )
+from lenme.api.represent import represent
 from lenme.api.schema import IDEMPOTENCY_KEY, errors
 from lenme.api.views import ActionView
 from lenme.api.views import validated as _validated
@@ -107,7 +108,7 @@ class PasswordChangeView(APIView):
 class MeView(APIView):
     @extend_schema(tags=["accounts"], summary="The caller's account", responses={200: AccountSerializer, **errors()})
     def get(self, request: Request) -> Response:
-        return Response(AccountSerializer(selectors.profile_get(user=request.user)).data)
+        return Response(represent(AccountSerializer, selectors.profile_get(user=request.user)))
 
 
 class DepositView(ActionView):
@@ -125,7 +126,9 @@ class DepositView(ActionView):
 
     def act(self, request: Request) -> Response:
         data = _validated(AmountInputSerializer, request)
-        return Response(AccountSerializer(services.account_deposit(user=request.user, amount=data["amount"])).data)
+        return Response(
+            represent(AccountSerializer, services.account_deposit(user=request.user, amount=data["amount"]))
+        )
 
 
 class WithdrawView(ActionView):
@@ -142,7 +145,9 @@ class WithdrawView(ActionView):
 
     def act(self, request: Request) -> Response:
         data = _validated(AmountInputSerializer, request)
-        return Response(AccountSerializer(services.account_withdraw(user=request.user, amount=data["amount"])).data)
+        return Response(
+            represent(AccountSerializer, services.account_withdraw(user=request.user, amount=data["amount"]))
+        )
 
 
 class TransactionListView(generics.ListAPIView):

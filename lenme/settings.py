@@ -118,6 +118,9 @@ DATABASES = {
         conn_health_checks=env_bool("CONN_HEALTH_CHECKS", True),
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Django's backend with a health check that asks the server only when the socket says it must.
+    DATABASES["default"]["ENGINE"] = "lenme.postgresql"
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # SQLite has no row locks: take the write lock when a transaction starts and wait for it, so
     # concurrent money steps queue instead of failing with "database is locked".

@@ -7,6 +7,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from lenme.api.represent import represent
 from lenme.api.schema import IDEMPOTENCY_KEY, errors
 from lenme.api.views import ActionView, validated
 from loans import examples, selectors, services
@@ -415,7 +416,7 @@ class PaymentPayView(LoanActionView):
 
     def act(self, request: Request, loan_id: int, payment_id: int) -> Response:
         payment = services.payment_pay(loan_id=loan_id, payment_id=payment_id, borrower=request.user)
-        return Response(PaymentSerializer(payment).data)
+        return Response(represent(PaymentSerializer, payment))
 
 
 class NoteListView(generics.ListAPIView):

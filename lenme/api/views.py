@@ -9,6 +9,7 @@ from rest_framework.views import APIView
 
 from lenme.api import idempotency
 from lenme.api.errors import Conflict, IdempotencyInFlight, ValidationFailed
+from lenme.api.represent import valid_data
 from lenme.db import atomic_retry
 
 
@@ -118,6 +119,9 @@ def validated(serializer_class, request: Request, *, view: ActionView | None = N
         if view:
             view.precheck(request, *view.args, **view.kwargs)
         raise ValidationFailed.field(None, "The body must be a JSON object.", "invalid")
+    data = valid_data(serializer_class, request.data)
+    if data is not None:
+        return data
     serializer = serializer_class(data=request.data, context={"request": request})
     if not serializer.is_valid():
         if view:
