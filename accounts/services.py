@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from accounts.models import AuthToken, Profile, Transaction, TransactionKind
 from accounts.tokens import token_issue
-from lenme.db import atomic_retry, statement_retry
+from lenme.db import atomic_retry, insert_sql, mark_saved, statement_retry
 from lenme.errors import InsufficientFunds, InvalidState, ValidationFailed
 from lenme.locks import lock_profiles
 from lenme.money import MAX_BALANCE
@@ -76,13 +76,38 @@ def profiles_save(profiles: Iterable[Profile], entries: Iterable[Transaction] = 
         if profile.balance > MAX_BALANCE:
             raise InvalidState(f"This would take a balance above {MAX_BALANCE}.")
         profile.updated_at = timezone.now()
+    entries = list(entries)
+    if connection.vendor == "postgresql" and profiles:
+        _profiles_save_one_statement(profiles, entries)
+        return
     if len(profiles) == 1:
         profiles[0].save(update_fields=["balance", "reserved_balance", "updated_at"])
     elif profiles:
         Profile.objects.bulk_update(profiles, ["balance", "reserved_balance", "updated_at"])
-    entries = list(entries)
     if entries:
         Transaction.objects.bulk_create(entries)
+
+
+def _profiles_save_one_statement(profiles: list[Profile], entries: list[Transaction]) -> None:
+    """PostgreSQL: the balances (UPDATE ... FROM VALUES, one row per profile) and the ledger rows in
+    one statement, written without the ORM's per-row CASE expressions."""
+    table = Profile._meta.db_table
+    values = ", ".join(["(%s, %s::numeric, %s::numeric, %s::timestamptz)"] * len(profiles))
+    params: list = []
+    for p in profiles:
+        params += [p.pk, p.balance, p.reserved_balance, p.updated_at]
+    update = (
+        f"UPDATE {table} AS p SET balance = v.balance, reserved_balance = v.reserved_balance, "  # noqa: S608
+        f"updated_at = v.updated_at FROM (VALUES {values}) AS v(id, balance, reserved_balance, updated_at) "
+        "WHERE p.id = v.id"
+    )
+    with connection.cursor() as cursor:
+        if not entries:
+            cursor.execute(update, params)
+            return
+        insert, insert_params = insert_sql(entries)
+        cursor.execute(f"WITH balances AS ({update} RETURNING p.id) {insert}", params + insert_params)
+        mark_saved(entries, [row[0] for row in cursor.fetchall()])
 
 
 def platform_user():

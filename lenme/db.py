@@ -1,5 +1,7 @@
 """Transactions that retry when the database reports a deadlock, serialization failure or lock timeout."""
 
+import contextlib
+import contextvars
 import functools
 import logging
 import random
@@ -45,7 +47,7 @@ def _retrying(func: Callable[P, R], *, atomic: bool) -> Callable[P, R]:
         if connection.in_atomic_block:
             if not atomic:
                 return func(*args, **kwargs)
-            with transaction.atomic():
+            with transaction.atomic(savepoint=not _joining.get()):
                 return func(*args, **kwargs)
         attempts = max(1, settings.LENME_DB_RETRIES)
         for attempt in range(1, attempts + 1):
@@ -69,6 +71,23 @@ def _retrying(func: Callable[P, R], *, atomic: bool) -> Callable[P, R]:
         raise AssertionError("unreachable")  # pragma: no cover
 
     return wrapper
+
+
+# Set by `joined` around a unit of work whose every error rolls back the whole transaction: the
+# atomic steps nested in it then join it without a SAVEPOINT (two round trips each, for nothing).
+_joining: contextvars.ContextVar[bool] = contextvars.ContextVar("lenme_db_joining", default=False)
+
+
+@contextlib.contextmanager
+def joined():
+    """Inside: nested atomic_retry steps join the enclosing transaction without a savepoint. Only for
+    a block that lets every exception out of its outermost transaction (nothing catches and carries
+    on), so a failed step's partial writes can never be kept."""
+    token = _joining.set(True)
+    try:
+        yield
+    finally:
+        _joining.reset(token)
 
 
 def atomic_retry(func: Callable[P, R]) -> Callable[P, R]:
@@ -99,3 +118,62 @@ def use_sqlite_parameter_limit(sender, connection, **kwargs) -> None:
 
         limit = connection.connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
         connection.features.__dict__["max_query_params"] = limit
+
+
+def insert_sql(objs: list, *, returning: str = "id") -> tuple[str, list]:
+    """One `INSERT ... VALUES (...), ... RETURNING <returning>` of unsaved instances of one model, with
+    the values bulk_create would write (defaults, auto_now_add, foreign keys); for PostgreSQL
+    statements that fold it with others (a data-modifying WITH). The caller sets the returned ids."""
+    model = type(objs[0])
+    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+    qn = connection.ops.quote_name
+    params: list = []
+    for obj in objs:
+        params += [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
+    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    sql = (
+        f"INSERT INTO {qn(model._meta.db_table)} ({', '.join(qn(f.column) for f in fields)}) "  # noqa: S608
+        f"VALUES {', '.join([row] * len(objs))}"
+    )
+    if returning:
+        sql += f" RETURNING {returning}"
+    return sql, params
+
+
+def mark_saved(objs: list, ids) -> None:
+    """Set the primary keys an insert_sql statement returned (in VALUES order) on its instances."""
+    ids = list(ids)
+    if len(ids) != len(objs):  # pragma: no cover - one row per instance, by construction
+        raise AssertionError("an insert returned a different number of rows")
+    for obj, pk in zip(objs, sorted(ids), strict=True):
+        obj.pk = pk
+        obj._state.adding = False
+        obj._state.db = connection.alias
+
+
+def select_columns(model, alias: str) -> str:
+    """`alias.col, ...` for every concrete field of model, in the order instance_from_row reads them."""
+    qn = connection.ops.quote_name
+    return ", ".join(f"{alias}.{qn(f.column)}" for f in model._meta.concrete_fields)
+
+
+@functools.cache
+def _field_converters(model, vendor: str) -> tuple:
+    converters = []
+    for f in model._meta.concrete_fields:
+        column = f.get_col(model._meta.db_table)
+        converters.append((column, tuple(connection.ops.get_db_converters(column) + f.get_db_converters(connection))))
+    return tuple(converters)
+
+
+def instance_from_row(model, row, start: int = 0):
+    """The model instance from row[start:] as select_columns laid it out (the converters the ORM
+    would apply included), or None when its primary key is NULL (an outer join found nothing)."""
+    fields = model._meta.concrete_fields
+    values = list(row[start : start + len(fields)])
+    if values[[f.primary_key for f in fields].index(True)] is None:
+        return None
+    for i, (column, converters) in enumerate(_field_converters(model, connection.vendor)):
+        for converter in converters:
+            values[i] = converter(values[i], column, connection)
+    return model.from_db(connection.alias, [f.attname for f in fields], values)

@@ -3,8 +3,10 @@ its webhook events and email in the outbox (webhooks.outbox), sent by workers on
 
 from dataclasses import dataclass
 
+from django.db import connection
+
 from loans.models import Notification
-from webhooks.outbox import outbox_record
+from webhooks.outbox import outbox_record, outbox_record_with_notifications
 
 
 @dataclass(frozen=True)
@@ -26,7 +28,8 @@ def notify(*events: Event) -> None:
     events = tuple(e for e in events if e.user_id is not None)
     if not events:
         return
-    notifications = Notification.objects.bulk_create(
-        Notification(user_id=e.user_id, kind=e.kind, message=e.message, loan_id=e.loan_id) for e in events
-    )
-    outbox_record(notifications)
+    notifications = [Notification(user_id=e.user_id, kind=e.kind, message=e.message, loan_id=e.loan_id) for e in events]
+    if connection.vendor == "postgresql":
+        outbox_record_with_notifications(notifications)  # one statement when no user has an endpoint
+        return
+    outbox_record(Notification.objects.bulk_create(notifications))

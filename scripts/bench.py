@@ -11,7 +11,9 @@ One bounded run (about 3 minutes) that stops by itself:
    request a valid 200) against deposit, pay, and pay with a fresh Idempotency-Key per request;
 5. runs pgbench TPC-B (16 clients) on a separate database (BENCH_DB + "_pgbench") of the same server;
 6. counts the SQL statements of each endpoint with Django's test client (CaptureQueriesContext);
-7. prints req/s, the ratio to pgbench tps, p99 latency and non-2xx count per endpoint.
+7. prints req/s, the ratio to pgbench tps, p99 latency and non-2xx count per endpoint, with the CPU
+   wrk used (share of one core: it shares the machine, so it must stay far from the bottleneck) and
+   the load average (other work on the machine skews every figure).
 
 Needs `wrk` and `pgbench` (Debian: `apt-get install -y wrk postgresql-client`); when they are missing
 and we run as root, the script installs them with apt-get, otherwise it says what to install.
@@ -23,6 +25,7 @@ gunicorn.conf.py's), to compare gunicorn settings.
 
 import json
 import os
+import resource
 import shutil
 import signal
 import subprocess
@@ -203,6 +206,7 @@ def wrk(name: str, plans: list[dict], *, once: bool, with_key: bool, body: str) 
     }
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
         handle.write(script)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     try:
         result = subprocess.run(  # noqa: S603
             [
@@ -222,11 +226,15 @@ def wrk(name: str, plans: list[dict], *, once: bool, with_key: bool, body: str) 
         )
     finally:
         os.unlink(handle.name)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    wrk_cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     line = next((ln for ln in result.stdout.splitlines() if ln.startswith("BENCH_JSON ")), None)
     if line is None:
         raise SystemExit(f"bench: wrk failed for {name}: {result.stdout}\n{result.stderr}")
     figures = json.loads(line.removeprefix("BENCH_JSON "))
     figures["rps"] = figures["requests"] / (figures["duration_us"] / 1e6)
+    # The load generator shares the machine: its CPU time as a share of one core over the run.
+    figures["wrk_cpu"] = wrk_cpu / (figures["duration_us"] / 1e6)
     figures["exhausted"] = once and figures["requests"] >= sum(len(p["paths"]) for p in plans)
     return figures
 
@@ -324,6 +332,7 @@ def wait_until_ready(server: subprocess.Popen) -> None:
 
 def main() -> None:
     started = time.monotonic()
+    load_start = f"{os.getloadavg()[0]:.2f}"
     ensure_tools()
     log(f"fresh database {DB}, migrate")
     fresh_database(DB)
@@ -373,12 +382,16 @@ def main() -> None:
     labels = {"deposit": "deposit", "pay": "pay", "pay_key": "pay + Idempotency-Key"}
     print()
     print(f"pgbench TPC-B, 16 clients: {tps:.0f} tps")
-    print(f"{'endpoint':<24}{'req/s':>9}{'ratio':>8}{'target':>8}{'p99 ms':>9}{'non-2xx':>9}{'queries':>9}")
+    print(f"load average at the start: {load_start}, at the end: {os.getloadavg()[0]:.2f}")
+    print(
+        f"{'endpoint':<24}{'req/s':>9}{'ratio':>8}{'target':>8}{'p99 ms':>9}{'non-2xx':>9}{'queries':>9}{'wrk cpu':>9}"
+    )
     for name, figures in results.items():
         ratio = figures["rps"] / tps
         print(
             f"{labels[name]:<24}{figures['rps']:>9.0f}{ratio:>7.3f}x{targets[name]:>7.2f}x"
             f"{figures['p99_us'] / 1000:>9.1f}{figures['non2xx']:>9}{queries.get(name, '?'):>9}"
+            f"{figures['wrk_cpu']:>8.0%}"
             + ("  (ran out of installments: raise BENCH_LOANS)" if figures["exhausted"] else "")
             + (f"  socket errors {figures['socket_errors']}" if figures["socket_errors"] else "")
         )

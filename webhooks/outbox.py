@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from django.conf import settings
 from django.db import connection, transaction
 
+from lenme.db import insert_sql, mark_saved
 from webhooks.models import NotificationEmail, WebhookEndpoint, WebhookEvent
 
 log = logging.getLogger(__name__)
@@ -35,9 +36,46 @@ def event_body(*, event_id: str, kind: str, created_at: str, notification: dict 
     )
 
 
-def outbox_record(notifications: Iterable) -> None:
+def outbox_record_with_notifications(notifications: list) -> None:
+    """PostgreSQL: insert the unsaved notifications, an email for each, and lock their users' enabled
+    endpoints, all in one statement; then the webhook events (a second statement) only when some user
+    has an endpoint. The same rows and locks as bulk_create + outbox_record."""
+    qn = connection.ops.quote_name
+    insert, params = insert_sql(notifications)
+    template = NotificationEmail()
+    columns, values = [], []
+    for f in NotificationEmail._meta.concrete_fields:
+        if f.primary_key:
+            continue
+        columns.append(qn(f.column))
+        if f.name == "notification":
+            values.append("n.id")
+        else:
+            values.append("%s")
+            params.append(f.get_db_prep_save(f.pre_save(template, True), connection))
+    endpoints = WebhookEndpoint._meta
+    sql = (
+        f"WITH n AS ({insert}), "  # noqa: S608 - names from the models, values as parameters
+        f"e AS (INSERT INTO {qn(NotificationEmail._meta.db_table)} ({', '.join(columns)}) "
+        f"SELECT {', '.join(values)} FROM n), "
+        f"ep AS (SELECT id FROM {qn(endpoints.db_table)} WHERE enabled AND user_id = ANY(%s) ORDER BY id FOR UPDATE) "
+        "SELECT n.id, (SELECT count(*) FROM ep) FROM n"
+    )
+    params.append(sorted({n.user_id for n in notifications}))
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    mark_saved(notifications, [row[0] for row in rows])
+    if rows[0][1]:
+        outbox_record(notifications, emails=False)
+    else:
+        transaction.on_commit(lambda: enqueue(emails=True), robust=True)
+
+
+def outbox_record(notifications: Iterable, *, emails: bool = True) -> None:
     """An event per notification for each enabled endpoint of its user subscribed to its kind, and an
-    email per notification; queued for the workers once this commits.
+    email per notification (unless written already: emails=False); queued for the workers once this
+    commits.
 
     The endpoints are locked (by primary key, after every money lock of the step) so that events
     reach each endpoint's outbox in commit order, and a concurrent delete or disable is respected.
@@ -71,10 +109,13 @@ def outbox_record(notifications: Iterable) -> None:
                 )
     WebhookEvent.objects.bulk_create(events)
     # One email row per notification (the sender skips users without an address): no extra lookup here.
-    emails = NotificationEmail.objects.bulk_create(NotificationEmail(notification=n) for n in notifications)
+    if emails:
+        emails = bool(NotificationEmail.objects.bulk_create(NotificationEmail(notification=n) for n in notifications))
+    else:
+        emails = bool(notifications)  # written by outbox_record_with_notifications
     endpoint_ids = sorted({e.endpoint_id for e in events})
     if endpoint_ids or emails:
-        transaction.on_commit(lambda: enqueue(endpoint_ids=endpoint_ids, emails=bool(emails)), robust=True)
+        transaction.on_commit(lambda: enqueue(endpoint_ids=endpoint_ids, emails=emails), robust=True)
 
 
 _publisher: ThreadPoolExecutor | None = None

@@ -10,7 +10,7 @@ from rest_framework.views import APIView
 from lenme.api import idempotency
 from lenme.api.errors import Conflict, IdempotencyInFlight, ValidationFailed
 from lenme.api.represent import valid_data
-from lenme.db import atomic_retry
+from lenme.db import atomic_retry, joined
 
 
 class ActionView(APIView):
@@ -69,9 +69,9 @@ class ActionView(APIView):
         @atomic_retry
         def act_and_store() -> Response:
             idempotency.idempotency_hold(record)
-            response = super(ActionView, self).finalize_response(
-                request, self.act(request, *args, **kwargs), *args, **kwargs
-            )
+            with joined():  # any error leaves this transaction, so the service's block needs no savepoint
+                action = self.act(request, *args, **kwargs)
+            response = super(ActionView, self).finalize_response(request, action, *args, **kwargs)
             response.render()
             if not idempotency.is_stored(response.status_code):
                 idempotency.idempotency_free(record)

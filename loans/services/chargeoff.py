@@ -15,10 +15,14 @@ from loans.notifications import Event, notify
 from loans.services.common import _save_loan, transition
 
 
-def loan_days_past_due_set(*, loan: Loan, today: datetime.date) -> bool:
-    """After a payment: the locked loan's days past due as of the payment's day (0 once COMPLETED).
-    Saves only a change; returns whether it changed. Charging off is the sweep's (rule 6)."""
-    days_past_due = 0 if loan.status == LoanStatus.COMPLETED else loan_days_past_due(loan=loan, today=today)
+def loan_days_past_due_set(*, loan: Loan, today: datetime.date, days_past_due: int | None = None) -> bool:
+    """After a payment: the locked loan's days past due as of the payment's day (0 once COMPLETED),
+    computed unless given (read under the loan's lock). Saves only a change; returns whether it
+    changed. Charging off is the sweep's (rule 6)."""
+    if loan.status == LoanStatus.COMPLETED:
+        days_past_due = 0
+    elif days_past_due is None:
+        days_past_due = loan_days_past_due(loan=loan, today=today)
     if days_past_due == loan.days_past_due:
         return False
     loan.days_past_due = days_past_due

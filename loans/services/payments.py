@@ -2,12 +2,13 @@
 
 import datetime
 
+from django.db import connection
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from accounts.models import TransactionKind
 from accounts.services import ledger_transfer, profiles_save
-from lenme.db import atomic_retry
+from lenme.db import atomic_retry, instance_from_row, select_columns
 from lenme.errors import (
     AlreadyPaid,
     InsufficientFunds,
@@ -17,6 +18,7 @@ from lenme.errors import (
 )
 from lenme.locks import lock_payments, lock_profiles
 from lenme.money import ZERO, split_largest_remainder
+from loans.delinquency import days_past_due_from
 from loans.models import (
     REPAYING_LOAN_STATUSES,
     Loan,
@@ -41,7 +43,9 @@ def payment_settle(*, loan: Loan, payment: Payment, today: datetime.date | None 
     last installment completes the loan either way and its notes are REPAID (charged-off principal kept).
     Then the loan's days past due are set again as of `today` (the payment's day; the sweep's for
     autopay)."""
-    rows = list(NotePayment.objects.filter(payment=payment).select_related("note").order_by("note_id"))
+    rows = getattr(payment, "locked_note_rows", None)  # read with the payment's lock (payment_pay)
+    if rows is None:
+        rows = list(NotePayment.objects.filter(payment=payment).select_related("note").order_by("note_id"))
     if not rows:  # pragma: no cover - funding writes a row per note for every installment
         raise InvalidState(f"Installment {payment.number} of loan #{loan.pk} has no note rows.")
     profiles = lock_profiles([loan.borrower_id, *(r.note.lender_id for r in rows)])
@@ -103,16 +107,65 @@ def payment_settle(*, loan: Loan, payment: Payment, today: datetime.date | None 
             Event(uid, NotificationKind.LOAN_COMPLETED, f"Loan #{loan.pk} is repaid in full.", loan.pk)
             for uid in (loan.borrower_id, *dict.fromkeys(r.note.lender_id for r in rows))
         ]
-    loan_days_past_due_set(loan=loan, today=today or timezone.localdate())
+    today = today or timezone.localdate()
+    loan_days_past_due_set(loan=loan, today=today, days_past_due=_days_past_due_after(payment, today))
     payment.loan = loan
     notify(*events)
+
+
+def _days_past_due_after(payment: Payment, today: datetime.date) -> int | None:
+    """The loan's days past due once this payment is paid, from what payment_pay's lock query read
+    (the oldest other counting installment: the loan's lock keeps them as read); None: ask."""
+    if getattr(payment, "locked_for_day", None) != today:
+        return None
+    return days_past_due_from(payment.oldest_other_due, today)
+
+
+def _lock_payment_with_rows(loan: Loan, payment_id: int, today: datetime.date) -> list[Payment]:
+    """PostgreSQL, one statement: lock the payment (as lock_payments), with the order check
+    (`earlier_unpaid`), the due date of the loan's oldest other installment that counts for days past
+    due as of today, and its note rows with their notes (which its lock guards)."""
+    payment_table, row_table, note_table = (m._meta.db_table for m in (Payment, NotePayment, Note))
+    sql = (
+        f"SELECT {select_columns(Payment, 'p')}, "  # noqa: S608 - names from the models, values as parameters
+        f"EXISTS (SELECT 1 FROM {payment_table} e WHERE e.loan_id = p.loan_id AND e.number < p.number "
+        "AND NOT e.paid), "
+        f"(SELECT MIN(o.due_date) FROM {payment_table} o WHERE o.loan_id = p.loan_id AND o.id <> p.id "
+        "AND NOT o.paid AND o.amount > 0 AND o.due_date < %s), "
+        f"{select_columns(NotePayment, 'r')}, {select_columns(Note, 'n')} "
+        f"FROM {payment_table} p LEFT JOIN {row_table} r ON r.payment_id = p.id "
+        f"LEFT JOIN {note_table} n ON n.id = r.note_id "
+        "WHERE p.loan_id = %s AND p.id = %s ORDER BY r.note_id FOR UPDATE OF p"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [today, loan.pk, payment_id])
+        result = cursor.fetchall()
+    if not result:
+        return []
+    width = len(Payment._meta.concrete_fields)
+    payment = instance_from_row(Payment, result[0])
+    payment.earlier_unpaid, payment.oldest_other_due = result[0][width], result[0][width + 1]
+    payment.locked_for_day = today
+    payment.locked_note_rows = []
+    for row in result:
+        note_row = instance_from_row(NotePayment, row, width + 2)
+        if note_row is not None:
+            NotePayment.note.field.set_cached_value(
+                note_row, instance_from_row(Note, row, width + 2 + len(NotePayment._meta.concrete_fields))
+            )
+            payment.locked_note_rows.append(note_row)
+    return [payment]
 
 
 @atomic_retry
 def payment_pay(*, loan_id: int, payment_id: int, borrower) -> Payment:
     loan = _locked_visible_loan(loan_id, borrower)
-    earlier_unpaid = Payment.objects.filter(loan=OuterRef("loan"), number__lt=OuterRef("number"), paid=False)
-    payments = lock_payments(loan.payments.filter(pk=payment_id).annotate(earlier_unpaid=Exists(earlier_unpaid)))
+    today = timezone.localdate()
+    if connection.vendor == "postgresql":
+        payments = _lock_payment_with_rows(loan, payment_id, today)
+    else:
+        earlier_unpaid = Payment.objects.filter(loan=OuterRef("loan"), number__lt=OuterRef("number"), paid=False)
+        payments = lock_payments(loan.payments.filter(pk=payment_id).annotate(earlier_unpaid=Exists(earlier_unpaid)))
     if not payments:
         raise NotFound("No such payment on this loan.")
     payment = payments[0]
@@ -123,5 +176,5 @@ def payment_pay(*, loan_id: int, payment_id: int, borrower) -> Payment:
         raise InvalidState(f"The loan is {loan.status}.")
     if payment.earlier_unpaid:
         raise OutOfOrder()
-    payment_settle(loan=loan, payment=payment)
+    payment_settle(loan=loan, payment=payment, today=today)
     return payment

@@ -6,6 +6,7 @@ import datetime
 from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_HALF_UP, Decimal, localcontext
 
 import pytest
+from django.db import connection
 
 from accounts.audit import audit
 from accounts.models import Profile, Transaction
@@ -440,25 +441,28 @@ def many_offers(borrower, n: int, *, term: int = 12):
 
 
 def inserts_into(queries, table: str) -> int:
-    return sum(1 for q in queries if q["sql"].lstrip().upper().startswith("INSERT") and f'"{table}"' in q["sql"])
+    """Statements that insert into table, on their own or inside a WITH (PostgreSQL folds some)."""
+    return sum(1 for q in queries if f'INSERT INTO "{table}"' in q["sql"])
 
 
 @pytest.mark.parametrize("n", [1, 5, 40])
 def test_accept_fund_and_pay_take_a_bounded_number_of_queries(borrower, borrower_api, n, django_assert_max_num_queries):
     loan, people = many_offers(borrower, n)
-    with django_assert_max_num_queries(12):
+    with django_assert_max_num_queries(10 if connection.vendor == "postgresql" else 12):
         assert post(borrower_api, f"/api/loans/{loan.pk}/accept/", {}).status_code == 200
     for lender in people[:-1]:
         services.loan_fund(loan_id=loan.pk, lender=lender)
     last = client_for(people[-1])
-    with django_assert_max_num_queries(16) as captured:  # +2 for the webhook/email outbox
+    # +2 for the webhook/email outbox (one statement with the notifications on PostgreSQL)
+    with django_assert_max_num_queries(13 if connection.vendor == "postgresql" else 16) as captured:
         body = post(last, f"/api/loans/{loan.pk}/fund/").json()
     assert body["status"] == "FUNDED"
     assert inserts_into(captured.captured_queries, "loans_notepayment") == 1
     assert NotePayment.objects.filter(note__loan=loan).count() == 12 * n
     factories.account_deposit(user=borrower, amount=Decimal("100.00"))
-    # +2 for the webhook/email outbox, +1 for days_past_due as of the payment's day (v2 Delinquency)
-    with django_assert_max_num_queries(15) as captured:
+    # +2 for the webhook/email outbox, +1 for days_past_due as of the payment's day (v2 Delinquency);
+    # PostgreSQL folds them (and the note rows) into the payment's lock and the notification's INSERT
+    with django_assert_max_num_queries(9 if connection.vendor == "postgresql" else 14) as captured:
         assert post(borrower_api, f"/api/loans/{loan.pk}/payments/{body['payments'][0]['id']}/pay/").status_code == 200
     assert inserts_into(captured.captured_queries, "accounts_transaction") == 1
     assert Transaction.objects.filter(kind="repayment", loan_id=loan.pk).count() == n
