@@ -10,18 +10,18 @@ from rest_framework import authentication, exceptions
 
 from accounts.models import AuthToken
 from accounts.tokens import key_digest
+from lenme.db import instance_from_row, select_columns
 
 _TOKEN_KEY = re.compile(r"^[0-9a-f]{40}$")
 
 
 @functools.cache
 def _user_by_digest_sql() -> str:
-    """The user of a token digest with the token's id: one statement on the digest's unique index,
+    """The user of a token digest, then the token's id: one statement on the digest's unique index,
     written once instead of compiled by the ORM on every request."""
     user, token, qn = get_user_model()._meta, AuthToken._meta, connection.ops.quote_name
-    columns = ", ".join(f"u.{qn(f.column)}" for f in user.concrete_fields)
     return (
-        f"SELECT {columns}, t.{qn(token.pk.column)} AS lenme_token_id "  # noqa: S608 - names from the models
+        f"SELECT {select_columns(get_user_model(), 'u')}, t.{qn(token.pk.column)} "  # noqa: S608 - model names
         f"FROM {qn(token.db_table)} t INNER JOIN {qn(user.db_table)} u "
         f"ON u.{qn(user.pk.column)} = t.{qn(token.get_field('user').column)} "
         f"WHERE t.{qn(token.get_field('digest').column)} = %s"
@@ -37,12 +37,15 @@ class TokenAuthentication(authentication.TokenAuthentication):
         if not _TOKEN_KEY.fullmatch(key):
             raise exceptions.AuthenticationFailed("Invalid token.")
         digest = key_digest(key)
-        user = next(iter(get_user_model().objects.raw(_user_by_digest_sql(), [digest])), None)
-        if user is None:
+        with connection.cursor() as cursor:
+            cursor.execute(_user_by_digest_sql(), [digest])
+            row = cursor.fetchone()
+        if row is None:
             raise exceptions.AuthenticationFailed("Invalid token.")
+        user = instance_from_row(get_user_model(), row)
         if not user.is_active:
             raise exceptions.AuthenticationFailed("User inactive or deleted.")
-        token = AuthToken(pk=user.lenme_token_id, digest=digest, user=user)
+        token = AuthToken(pk=row[-1], digest=digest, user=user)
         token._state.adding = False
         token._state.db = user._state.db
         return user, token
