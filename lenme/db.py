@@ -151,6 +151,7 @@ def mark_saved(objs: list, ids) -> None:
         obj._state.db = connection.alias
 
 
+@functools.cache
 def select_columns(model, alias: str) -> str:
     """`alias.col, ...` for every concrete field of model, in the order instance_from_row reads them."""
     qn = connection.ops.quote_name
