@@ -297,10 +297,10 @@ def portfolio_get(*, user) -> dict:
 
     my_rows = NotePayment.objects.filter(note__lender=user).order_by()
     received = my_rows.aggregate(
-        principal=Sum("principal", filter=ROW_PAID),
-        settled=Sum("principal", filter=ROW_SETTLED),
-        interest=Sum("interest", filter=ROW_PAID),
-        late_fees=Sum("late_fee", filter=ROW_PAID),
+        paid_principal=Sum("principal", filter=ROW_PAID),
+        settled_principal=Sum("principal", filter=ROW_SETTLED),
+        paid_interest=Sum("interest", filter=ROW_PAID),
+        paid_late_fees=Sum("late_fee", filter=ROW_PAID),
     )
     # Principal outstanding of ACTIVE notes, per rate: both the total and the weighted average rate.
     by_rate = list(
@@ -315,7 +315,7 @@ def portfolio_get(*, user) -> dict:
         prepaid=Sum("amount", filter=Q(kind="prepayment")),
         payoff=Sum("amount", filter=Q(kind="payoff")),
     )
-    settled = _money_sum(received["settled"])
+    settled = _money_sum(received["settled_principal"])
     held = Profile.objects.filter(user=user).values_list("reserved_balance", flat=True).first()
 
     loans = Loan.objects.filter(borrower=user)
@@ -336,9 +336,9 @@ def portfolio_get(*, user) -> dict:
             "notes": counts,
             "principal_invested": _money_sum(invested),
             "principal_outstanding": _money_sum(sum((w for _, w in by_rate if w), Decimal("0"))),
-            "principal_repaid": _money_sum(received["principal"]) + settled + _money_sum(ledger["prepaid"]),
-            "interest_received": _money_sum(received["interest"]) + _money_sum(ledger["payoff"]) - settled,
-            "late_fees_received": _money_sum(received["late_fees"]),
+            "principal_repaid": _money_sum(received["paid_principal"]) + settled + _money_sum(ledger["prepaid"]),
+            "interest_received": _money_sum(received["paid_interest"]) + _money_sum(ledger["payoff"]) - settled,
+            "late_fees_received": _money_sum(received["paid_late_fees"]),
             "fees_paid": _money_sum(fees),
             "charged_off_principal": _money_sum(charged_off),
             "recoveries": _money_sum(ledger["recoveries"]),
