@@ -33,6 +33,8 @@ def installment_state(payment: Payment):
     late installment, as a plain `overdue` boolean column would show."""
     if payment.paid:
         return format_html('<span style="color:#2e7d32">{}</span>', "paid")
+    if payment.settled:  # (v2) closed by the loan's payoff, its principal paid in the payoff rows
+        return format_html('<span style="color:#1565c0">{}</span>', "settled (payoff)")
     if payment.overdue or (payment.amount > 0 and payment.due_date < timezone.localdate()):
         return format_html(
             '<strong style="color:#fff;background:#c62828;padding:1px 6px;border-radius:3px">{}</strong>', "OVERDUE"
@@ -159,6 +161,7 @@ class LoanAdmin(ReadOnlyAdmin):
     list_display = (
         "id",
         "status",
+        "closed_reason",
         "delinquency",
         "days_past_due",
         "borrower",
@@ -173,11 +176,12 @@ class LoanAdmin(ReadOnlyAdmin):
         "completed_at",
     )
     list_select_related = ("borrower", "lender")
-    list_filter = ("status", DelinquencyFilter, "autopay", "term_months", "created_at", "funded_at")
+    list_filter = ("status", "closed_reason", DelinquencyFilter, "autopay", "term_months", "created_at", "funded_at")
     search_fields = ("id__exact", "borrower__username", "lender__username")
     date_hierarchy = "created_at"
     fields = (
         "status",
+        "closed_reason",
         "borrower",
         "lender",
         "lender_ids",
@@ -255,7 +259,7 @@ class PaymentAdmin(ReadOnlyAdmin):
         "paid_at",
     )
     list_select_related = ("loan__borrower", "loan__lender")
-    list_filter = ("paid", "overdue", "due_date")
+    list_filter = ("paid", "settled", "overdue", "due_date")
     search_fields = ("id__exact", "loan__id__exact", "loan__borrower__username", "loan__lender__username")
     date_hierarchy = "due_date"
     fields = (
@@ -268,6 +272,7 @@ class PaymentAdmin(ReadOnlyAdmin):
         "late_fee",
         "overdue",
         "paid",
+        "settled",
         "paid_at",
         "reminder_sent_at",
     )
