@@ -747,3 +747,75 @@ def test_who_may_quote_pay_off_and_prepay(live):
     assert_problem(refused(live, "GET", "/payoff/", client=no_token), 401, "not_authenticated")
     assert_problem(refused(live, "POST", "/payoff/", {}, client=no_token), 401, "not_authenticated")
     assert_problem(post(live.borrower_api, "/api/loans/987654/payoff/", {}), 404, "not_found")
+
+
+# Late fees by autopay and after a sweep; 0.00 installments ----------------------------------------
+
+
+def test_autopay_on_a_day_after_the_due_date_owes_the_fee_once(clock, settings):
+    settings.LENME_LATE_FEE = Decimal("6.00")
+    book = make_book([("9.00", "300.00"), ("16.00", None)], amount="900.00", term=3)
+    deposit(book, "2000.00")
+    assert post(book.borrower_api, f"{book.url}/autopay/", {"enabled": True}).status_code == 200
+    dues = [datetime.date.fromisoformat(p["due_date"]) for p in book.payments()]
+    clock.go_to(dues[0] + datetime.timedelta(days=2))  # the first sweep runs two days late
+    before = balance(book.borrower)
+
+    jobs.sweep()
+    jobs.sweep()  # idempotent: nothing more is charged
+
+    first = book.payments()[0]
+    assert first["paid"] is True and first["late_fee"] == "6.00"
+    rows = Transaction.objects.filter(kind="repayment", payment_id=first["id"])
+    assert sum(ref.cents(t.amount) for t in rows) == ref.cents(first["amount"]) + 600 and rows.count() == 2
+    assert balance(book.borrower) == before - Decimal(first["amount"]) - Decimal("6.00")
+    # Marked by a sweep first (autopay off), then paid: the fee is owed once, not twice.
+    assert post(book.borrower_api, f"{book.url}/autopay/", {"enabled": False}).status_code == 200
+    clock.go_to(dues[1] + datetime.timedelta(days=1))
+    jobs.sweep()
+    assert book.payments()[1]["overdue"] is True and book.payments()[1]["late_fee"] == "6.00"
+    clock.go_to(dues[1] + datetime.timedelta(days=5))
+    assert_quote(book.quote(), book.reference(clock.today, "6.00"), book.id)
+    assert book.reference(clock.today, "6.00").fees == {2: 600}
+    assert book.pay(2)["late_fee"] == "6.00"
+    assert_audit_clean()
+
+
+def test_a_zero_installment_after_a_prepayment_is_never_overdue_owes_no_fee_and_blocks_no_prepayment(clock, settings):
+    settings.LENME_LATE_FEE = Decimal("5.00")
+    book = make_book([("0.00", "600.00"), ("0.00", "400.00")], amount="1000.00", term=4)
+    deposit(book, "100.00")
+    funding, insts, notes = book.state()
+    want = ref.prepay(notes, 0, 99997)  # 0.03 left: 0.02 and 0.01, re-levelled at 0% over 4 rows
+    rows = ref.loan_rows(want.notes)
+    assert [r.amount for r in rows] == [1, 0, 2, 0]
+
+    assert post(book.borrower_api, f"{book.url}/prepay/", {"amount": "999.97"}).status_code == 200
+    assert [ref.cents(p["amount"]) for p in book.payments()] == [1, 0, 2, 0]
+    book.pay(1)
+    dues = [datetime.date.fromisoformat(p["due_date"]) for p in book.payments()]
+    clock.go_to(dues[1] + datetime.timedelta(days=3))  # installment 2 (0.00) due three days ago
+    jobs.sweep()
+
+    second = book.payments()[1]
+    assert (second["overdue"], second["late_fee"], second["paid"]) == (False, "0.00", False)
+    loan = book.get("/")
+    assert loan["days_past_due"] == 0 and loan["delinquency"] == "current"
+    quote = book.quote()
+    assert_quote(quote, book.reference(clock.today, "5.00"), book.id)
+    assert quote["due_installments"] == [2] and quote["due_amount"] == "0.00"
+    # It blocks no prepayment.
+    _, _, notes_now = book.state()
+    again = ref.prepay(notes_now, 1, 1)
+    assert post(book.borrower_api, f"{book.url}/prepay/", {"amount": "0.01"}).status_code == 200
+    assert [(x.note_id, x.rows) for x in book.state()[2]] == [(x.note_id, x.rows) for x in again.notes]
+    before = Transaction.objects.count()
+    for number in range(2, 5):
+        paid = book.pay(number)
+        assert paid["late_fee"] == "0.00"
+    new = list(Transaction.objects.order_by("pk")[before:])
+    zero = [p["number"] for p in book.payments() if p["amount"] == "0.00"]
+    assert not [t for t in new if t.payment.number in zero] and all(t.amount > 0 for t in new)
+    assert book.get("/")["status"] == "COMPLETED"
+    assert all(n["principal_repaid"] == n["amount"] for n in book.notes())
+    assert_audit_clean()
