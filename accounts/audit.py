@@ -186,7 +186,7 @@ def check_repayments() -> CheckResult:
     """(e) On each FUNDED/COMPLETED loan, the paid installments are exactly those with repayment rows:
     borrower -> a note's lender, one per note owed more than 0.00, adding up to amount + late fee; the
     notes' late fee shares add up to the late fee (each row's own amount is tied in (g)); COMPLETED
-    means every installment is paid."""
+    means every installment is paid (v2: or settled by a payoff). (v2) And check_early_repayments."""
     result = CheckResult("repayments", "paid installments = repayment rows", 0)
     loans = {
         pk: (status, borrower_id, term)
@@ -265,6 +265,9 @@ def check_repayments() -> CheckResult:
             bad(f"{settled_rows[loan_id]} settled installments on a loan that is {status}")
         if status in (LoanStatus.FUNDED, LoanStatus.DEFAULTED) and all_paid:
             bad(f"every installment is paid but the loan is still {status}")
+    # (v2) Prepayments and payoffs belong to the repayments' check (one summary line): see
+    # check_early_repayments.
+    result.violations += [Violation(result.name, v.subject, v.detail) for v in check_early_repayments().violations]
     return result
 
 
@@ -552,7 +555,7 @@ def check_charge_offs() -> CheckResult:
 
 
 def check_early_repayments() -> CheckResult:
-    """(i) (v2) Prepayments and payoffs: every such row is borrower -> a note's lender on that note's loan;
+    """(part of (e)) (v2) Prepayments and payoffs: every such row is borrower -> a note's lender on that note's loan;
     prepayments only on a loan still repaying or completed; a loan paid off early (closed_reason
     prepaid) has settled installments after its paid ones and one payoff row per note owed something,
     of at least the note's settled principal (the rest is accrued interest); no other loan has any."""
@@ -628,7 +631,6 @@ CHECKS: tuple[tuple[str, Callable[[], CheckResult]], ...] = (
     ("f", check_funding),
     ("g", check_schedule),
     ("h", check_notes),
-    ("i", check_early_repayments),
 )
 
 

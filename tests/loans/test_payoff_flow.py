@@ -344,3 +344,23 @@ def test_the_swagger_example_is_the_contracts_arithmetic():
         "loan": 2, "as_of": "2026-02-10", "due_installments": [], "due_amount": "0.00",
         "principal_outstanding": "5000.00", "accrued_interest": "19.64", "total": "5019.64",
     }  # fmt: skip
+
+
+def test_the_audit_catches_a_tampered_prepayment_or_payoff(two_notes):
+    loan, borrower, *_ = two_notes
+    assert post(borrower, f"/api/loans/{loan.pk}/prepay/", {"amount": "100.00"}).status_code == 200
+    assert_audit_clean()
+    row = NotePayment.objects.filter(payment__loan=loan).order_by("-number").first()
+    NotePayment.objects.filter(pk=row.pk).update(principal=row.principal + D("0.01"))
+    assert {v.check for v in audit().violations} >= {"schedule", "notes"}
+    NotePayment.objects.filter(pk=row.pk).update(principal=row.principal)
+    assert_audit_clean()
+
+    assert post(borrower, f"/api/loans/{loan.pk}/payoff/").status_code == 200
+    assert_audit_clean()
+    last = Payment.objects.filter(loan=loan).order_by("-number").first()
+    Payment.objects.filter(pk=last.pk).update(settled=False)  # a payoff that left an installment open
+    assert any("unpaid installment" in v.detail for v in audit().violations)
+    Payment.objects.filter(pk=last.pk).update(settled=True)
+    Loan.objects.filter(pk=loan.pk).update(closed_reason="repaid")  # a payoff row on a loan repaid as scheduled
+    assert any("payoff row" in v.detail or "settled installments" in v.detail for v in audit().violations)
