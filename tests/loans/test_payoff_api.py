@@ -413,6 +413,18 @@ def test_payoff_moves_exactly_the_quote_and_settles_the_loan(shape, clock, setti
     borrower_now = book.borrower_api.get("/api/portfolio/").json()["borrower"]
     assert Decimal(borrower_now["total_repaid"]) == repaid_before + ref.dec(want.total)
     assert borrower_now["principal_outstanding"] == "0.00" and borrower_now["next_payment"] is None
+    # Each lender sees its payoff row in GET /transactions/ with its note; everyone is told the loan completed.
+    for u in book.lenders:
+        (note,) = [n for n in book.notes() if n["lender"] == u.pk]
+        mine = [
+            t for t in client_for(u).get("/api/transactions/?page_size=200").json()["results"] if t["kind"] == "payoff"
+        ]
+        payoff_c = per_note[note["id"]]["payoff"]
+        assert [(t["note_id"], t["payment"], ref.cents(t["amount"]), t["loan"]) for t in mine] == (
+            [(note["id"], None, payoff_c, book.id)] if payoff_c else []
+        )
+        assert u.notifications.filter(kind="loan_completed", loan_id=book.id).count() == 1
+    assert book.borrower.notifications.filter(kind="loan_completed", loan_id=book.id).count() == 1
     assert_audit_clean()
     # The loan is closed: paying a settled installment is already_paid, a second payoff invalid_state.
     if want.j < term:
@@ -818,4 +830,97 @@ def test_a_zero_installment_after_a_prepayment_is_never_overdue_owes_no_fee_and_
     assert not [t for t in new if t.payment.number in zero] and all(t.amount > 0 for t in new)
     assert book.get("/")["status"] == "COMPLETED"
     assert all(n["principal_repaid"] == n["amount"] for n in book.notes())
+    assert_audit_clean()
+
+
+# The Swagger worked example ------------------------------------------------------------------------
+
+
+def test_the_swagger_worked_example_is_the_references(client):
+    """API.md/issue 8: the quote appears in the Swagger UI with a worked example, a two-note loan quoted 10
+    days after funding. Its loan (5000.00 over 6 months funded 2026-01-31: 3000.00 at 12.00% and 2000.00 at
+    15.00%) recomputed here: D = 28 (Jan 31 -> Feb 28), accrued 10.71 + 8.93 = 19.64, total 5019.64."""
+    response = client.get("/api/schema/", {"format": "json"})
+    assert response.status_code == 200
+    (path,) = [p for p in response.json()["paths"] if p.startswith("/api/loans/{") and p.endswith("}/payoff/")]
+    operation = response.json()["paths"][path]["get"]
+    examples = operation["responses"]["200"]["content"]["application/json"]["examples"]
+    funding = datetime.date(2026, 1, 31)
+    notes = [ref.NoteRef(1, 1200, ref.schedule(300000, 1200, 6)), ref.NoteRef(2, 1500, ref.schedule(200000, 1500, 6))]
+    insts = [
+        ref.Inst(k, d, r.amount, 0, False, False)
+        for k, (d, r) in enumerate(zip(ref.due_dates(funding, 6), ref.loan_rows(notes), strict=True), 1)
+    ]
+    want = ref.quote(
+        funding=funding, insts=insts, notes=notes, as_of=funding + datetime.timedelta(days=10), late_fee_c=0
+    )
+    assert [q.accrued for q in want.notes] == [1071, 893] and want.total == 501964
+    shown = [e["value"] for e in examples.values() if e["value"].get("as_of") == "2026-02-10"]
+    assert len(shown) == 1, examples
+    body = shown[0]
+    assert {k: v for k, v in body.items() if k != "loan"} == {
+        "as_of": "2026-02-10",
+        "due_installments": [],
+        "due_amount": "0.00",
+        "principal_outstanding": "5000.00",
+        "accrued_interest": ref.money(want.accrued_interest),
+        "total": ref.money(want.total),
+    }
+    description = operation.get("description", "")
+    for figure in ("10.71", "8.93", "19.64", "5019.64", "3000.00", "2000.00", "12.00", "15.00"):
+        assert figure in description, figure
+
+
+# More edges: ties, rows due today, zero parts --------------------------------------------------------
+
+
+def test_a_prepayment_tie_goes_to_the_lower_note_id(clock):
+    book = make_book([("5.00", "500.00"), ("7.00", "500.00"), ("9.00", None)], amount="1500.00", term=3)
+    deposit(book, "100.00")
+    ids = [n["id"] for n in book.notes()]
+    before = Transaction.objects.count()
+
+    assert post(book.borrower_api, f"{book.url}/prepay/", {"amount": "0.02"}).status_code == 200
+
+    rows = Transaction.objects.order_by("pk")[before:]
+    assert sorted((t.loan_note_id, t.amount) for t in rows) == [(ids[0], Decimal("0.01")), (ids[1], Decimal("0.01"))]
+    assert [n["principal_outstanding"] for n in book.notes()] == ["499.99", "499.99", "500.00"]
+    assert_audit_clean()
+
+
+def test_a_prepayment_on_the_day_an_installment_is_due_relevels_from_that_row(clock):
+    book = make_book([("4.00", "800.00"), ("13.00", None)], amount="2000.00", term=5)
+    deposit(book, "1000.00")
+    book.pay(1)
+    clock.go_to(datetime.date.fromisoformat(book.payments()[1]["due_date"]))  # row 2 due today: not overdue
+    _, _, notes = book.state()
+    want = ref.prepay(notes, 1, 43210)
+
+    response = post(book.borrower_api, f"{book.url}/prepay/", {"amount": "432.10"})
+
+    assert response.status_code == 200, response.content
+    assert [(x.note_id, x.rows) for x in book.state()[2]] == [(x.note_id, x.rows) for x in want.notes]
+    sums = ref.loan_rows(want.notes)
+    assert [ref.cents(p["amount"]) for p in response.json()["payments"]] == [r.amount for r in sums]
+    assert_audit_clean()
+
+
+def test_a_payoff_writes_no_row_for_a_note_whose_part_is_zero(clock):
+    book = make_book([("12.00", "999.99"), ("12.00", "0.01")], amount="1000.00", term=4)
+    deposit(book, "2000.00")
+    assert post(book.borrower_api, f"{book.url}/prepay/", {"amount": "999.99"}).status_code == 200
+    notes = book.notes()
+    assert sorted(n["principal_outstanding"] for n in notes) == ["0.00", "0.01"]
+    clock.go_to(day(12))
+    want = book.reference(clock.today)
+    before = Transaction.objects.count()
+
+    loan = post(book.borrower_api, f"{book.url}/payoff/", {"total": ref.money(want.total)}).json()
+
+    assert loan["status"] == "COMPLETED" and loan["closed_reason"] == "prepaid"
+    rows = list(Transaction.objects.order_by("pk")[before:])
+    expected = [(q.note_id, q.principal + q.accrued) for q in want.notes if q.principal + q.accrued]
+    assert [(t.loan_note_id, ref.cents(t.amount)) for t in rows] == expected and len(expected) == 1
+    assert {t.kind for t in rows} == {"payoff"}
+    assert all(n["status"] == "REPAID" and n["principal_repaid"] == n["amount"] for n in book.notes())
     assert_audit_clean()
