@@ -361,7 +361,6 @@ class PayoffQuoteSerializer(serializers.Serializer):
 class PayoffSerializer(serializers.Serializer):
     total = MoneyField(
         required=False,
-        positive=False,
         help_text="The quote's total you expect to pay (from GET .../payoff/); if the payoff due now differs: 409 "
         "quote_changed.",
     )

@@ -409,7 +409,11 @@ class PaymentPayView(LoanActionView):
         description="Pays `amount + late_fee` to the lender (v2: each note its row and late fee share); the last "
         "installment completes the loan. (v2) The loan may be FUNDED or DEFAULTED: on a DEFAULTED loan what the "
         "notes receive counts in their `recoveries`, and the last installment still completes the loan (notes "
-        "REPAID, `charged_off_principal` kept). Every payment sets the loan's `days_past_due` again as of today.",
+        "REPAID, `charged_off_principal` kept). Every payment sets the loan's `days_past_due` again as of today. "
+        "(v2) An installment paid on a day after its due date owes `LENME_LATE_FEE` once, whether or not a sweep "
+        "has marked it overdue yet (`overdue` becomes true and `late_fee` includes it in the answer); a 0.00 "
+        "installment never owes it and paying it moves nothing. A `settled` installment (after a payoff): 409 "
+        "`already_paid`.",
         conflicts=("already_paid", "out_of_order", "insufficient_funds"),
         response=PaymentSerializer,
         example=examples.PAYMENT_PAID,

@@ -364,3 +364,12 @@ def test_the_audit_catches_a_tampered_prepayment_or_payoff(two_notes):
     Payment.objects.filter(pk=last.pk).update(settled=True)
     Loan.objects.filter(pk=loan.pk).update(closed_reason="repaid")  # a payoff row on a loan repaid as scheduled
     assert any("payoff row" in v.detail or "settled installments" in v.detail for v in audit().violations)
+
+
+@pytest.mark.parametrize("total", ["0", "0.00", -1, "-5.00", "1e3", "NaN"])
+def test_a_payoff_total_that_is_not_a_positive_amount_is_400(two_notes, total):
+    loan, borrower, *_ = two_notes
+    before = snapshot()
+    response = post(borrower, f"/api/loans/{loan.pk}/payoff/", {"total": total})
+    assert (response.status_code, response.json()["code"]) == (400, "validation_error")
+    assert snapshot() == before
