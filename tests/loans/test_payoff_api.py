@@ -499,6 +499,7 @@ def test_payoff_of_a_defaulted_loan_completes_it_and_counts_as_recoveries(clock,
         assert note["status"] == "REPAID" and note["principal_repaid"] == note["amount"]
         assert ref.cents(note["recoveries"]) == received
         assert note["charged_off_principal"] == note["amount"]
+    assert loan["days_past_due"] == 0 and loan["delinquency"] == "current"
     assert_audit_clean()
 
 
@@ -924,3 +925,25 @@ def test_a_payoff_writes_no_row_for_a_note_whose_part_is_zero(clock):
     assert {t.kind for t in rows} == {"payoff"}
     assert all(n["status"] == "REPAID" and n["principal_repaid"] == n["amount"] for n in book.notes())
     assert_audit_clean()
+
+
+def test_a_quote_far_in_the_future_is_every_unpaid_row(live):
+    body = live.quote("9999-12-31")
+    assert_quote(body, live.reference(datetime.date(9999, 12, 31)), live.id)
+    assert body["due_installments"] == [1, 2, 3, 4, 5, 6] and body["principal_outstanding"] == "0.00"
+
+
+def test_the_available_balance_not_the_balance_must_cover_the_payoff(live):
+    """Money held for the borrower's own offer on another loan is not available to pay off with."""
+    total = Decimal(live.quote()["total"])
+    other_borrower, other_api = user("other_borrower", "0.00")
+    other = post(other_api, "/api/loans/", {"amount": "3000.00", "term_months": 3}).json()
+    made = post(live.borrower_api, f"/api/loans/{other['id']}/offers/", {"interest_rate": "5.00"})
+    assert made.status_code == 201, made.content
+    account = live.borrower_api.get("/api/accounts/me/").json()
+    assert Decimal(account["balance"]) >= total > Decimal(account["available_balance"])
+    assert_problem(refused(live, "POST", "/payoff/", {"total": f"{total}"}), 409, "insufficient_funds")
+    available = Decimal(account["available_balance"])
+    assert_problem(
+        refused(live, "POST", "/prepay/", {"amount": f"{available + Decimal('0.01')}"}), 409, "insufficient_funds"
+    )

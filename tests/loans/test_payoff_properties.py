@@ -5,6 +5,7 @@ funding date to past the last due date, rows paid ahead of the calendar or overd
 added by a sweep or not, rows re-levelled by an earlier prepayment (so 0.00 rows occur)."""
 
 import datetime
+import os
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -14,8 +15,10 @@ from hypothesis import strategies as st
 from tests.loans import payoff_reference as ref
 
 # Every test here runs the production functions on the examples below; the budgets keep the file < 30 s.
-PROPERTY = settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-TARGETED = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# PAYOFF_EXAMPLES=n multiplies them by n for a longer hunt (e.g. PAYOFF_EXAMPLES=20 before a release).
+_SCALE = int(os.environ.get("PAYOFF_EXAMPLES", "1"))
+PROPERTY = settings(max_examples=250 * _SCALE, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+TARGETED = settings(max_examples=120 * _SCALE, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def _payoff():
