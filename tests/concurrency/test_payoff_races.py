@@ -233,3 +233,38 @@ def test_the_same_keyed_payoff_sent_twice_at_once_moves_money_once(harness, caps
     assert money.check() == Decimal(quote["total"])
     checks = assert_audit_clean()
     show(capsys, "keyed payoff x3", {**outcomes, "invariant checks": checks})
+
+
+def test_prepay_racing_pay_keeps_every_note_consistent(harness, capsys):
+    """Not one winner here: both may succeed in either order. Whatever the order, every cent is
+    accounted for, each loan row is the sum of its notes' rows and each note's principal is its amount
+    less what it received."""
+    outcomes: Counter = Counter()
+    for round_ in range(ROUNDS):
+        loan, borrower, api, _ = funded(harness, f"rp{round_}")
+        first = loan["payments"][0]
+        money = Money(loan["id"], borrower)
+
+        prepay, pay = race(
+            poster(api, f"/api/loans/{loan['id']}/prepay/", {"amount": "30.00"}),
+            poster(api, f"/api/loans/{loan['id']}/payments/{first['id']}/pay/"),
+            connect=api.connect,
+        )
+
+        assert (prepay.status, pay.status) == (200, 200), (prepay.outcome, pay.outcome)
+        moved = money.check()
+        paid_row = Payment.objects.get(pk=first["id"])
+        assert paid_row.paid and moved == Decimal("30.00") + paid_row.amount
+        for payment in Payment.objects.filter(loan_id=loan["id"]):
+            rows = payment.note_rows.all()
+            assert payment.amount == sum(r.amount for r in rows) and payment.principal == sum(r.principal for r in rows)
+        for note in Loan.objects.get(pk=loan["id"]).notes.all():
+            received = (
+                Transaction.objects.filter(loan_note=note, kind="prepayment").aggregate(t=Sum("amount"))["t"] or 0
+            )
+            paid_principal = sum(r.principal for r in note.rows.filter(payment__paid=True))
+            unpaid = sum(r.principal for r in note.rows.filter(payment__paid=False))
+            assert paid_principal + received + unpaid == note.amount
+        outcomes["prepay first" if prepay.body["payments"][0]["paid"] is False else "pay first"] += 1
+        checks = assert_audit_clean()
+    show(capsys, "prepay vs pay", {**outcomes, "invariant checks": checks})
