@@ -947,3 +947,15 @@ def test_the_available_balance_not_the_balance_must_cover_the_payoff(live):
     assert_problem(
         refused(live, "POST", "/prepay/", {"amount": f"{available + Decimal('0.01')}"}), 409, "insufficient_funds"
     )
+
+
+def test_json_numbers_with_two_places_are_amounts_too(live):
+    """Conventions: input amounts may be JSON numbers with at most two decimal places as written."""
+    response = post(live.borrower_api, f"{live.url}/prepay/", {"amount": 12.34})
+    assert response.status_code == 200, response.content
+    assert response.json()["principal_outstanding"] == "987.66"
+    total = live.quote()["total"]
+    response = post(live.borrower_api, f"{live.url}/payoff/", {"total": float(total)})
+    assert response.status_code == 200, (total, response.content)
+    assert response.json()["status"] == "COMPLETED"
+    assert_audit_clean()
