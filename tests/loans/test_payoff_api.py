@@ -721,6 +721,11 @@ def test_payoff_and_prepay_on_a_loan_that_is_not_funded_is_409_invalid_state(clo
     lender, lender_api = user("nf_lender")
     assert post(lender_api, f"/api/loans/{loan['id']}/offers/", {"interest_rate": "5.00"}).status_code == 201
     url = f"/api/loans/{loan['id']}"
+    # While OFFERED everyone can see the loan: a stranger is 403 (before the 409 a borrower gets).
+    _, stranger_api = user("nf_stranger")
+    assert_problem(stranger_api.get(f"{url}/payoff/"), 403, "permission_denied")
+    assert_problem(post(stranger_api, f"{url}/payoff/", {}), 403, "permission_denied")
+    assert_problem(post(stranger_api, f"{url}/prepay/", {"amount": "10.00"}), 403, "permission_denied")
     for stage in ("OFFERED", "ACCEPTED"):
         if stage == "ACCEPTED":
             assert post(api, f"{url}/accept/", {}).status_code == 200
