@@ -373,3 +373,34 @@ def test_a_payoff_total_that_is_not_a_positive_amount_is_400(two_notes, total):
     response = post(borrower, f"/api/loans/{loan.pk}/payoff/", {"total": total})
     assert (response.status_code, response.json()["code"]) == (400, "validation_error")
     assert snapshot() == before
+
+
+def _loan_with_notes(borrower, n: int):
+    from tests.loans.test_notes import many_offers
+
+    loan, people = many_offers(borrower, n)
+    from loans import services
+
+    services.loan_accept(loan_id=loan.pk, borrower=borrower)
+    for lender in people:
+        services.loan_fund(loan_id=loan.pk, lender=lender)
+    factories.account_deposit(user=borrower, amount=D("5000.00"))
+    return loan
+
+
+@pytest.mark.parametrize("n", [1, 8, 40])
+def test_quote_prepay_and_payoff_take_a_number_of_queries_that_does_not_grow_with_notes(
+    borrower, n, django_assert_max_num_queries
+):
+    loan = _loan_with_notes(borrower, n)
+    with django_assert_max_num_queries(5):  # auth, the loan, the installments, the notes' principal left
+        assert quote(borrower, loan.pk).status_code == 200
+    with django_assert_max_num_queries(19):
+        response = post(borrower, f"/api/loans/{loan.pk}/prepay/", {"amount": f"{D(25 * n) / 5:.2f}"})
+    assert response.status_code == 200, response.content
+    assert Transaction.objects.filter(loan=loan, kind="prepayment").count() == n
+    with django_assert_max_num_queries(19):
+        response = post(borrower, f"/api/loans/{loan.pk}/payoff/")
+    assert response.status_code == 200, response.content
+    assert Transaction.objects.filter(loan=loan, kind="payoff").count() == n
+    assert_audit_clean()
