@@ -964,3 +964,35 @@ def test_json_numbers_with_two_places_are_amounts_too(live):
     assert response.status_code == 200, (total, response.content)
     assert response.json()["status"] == "COMPLETED"
     assert_audit_clean()
+
+
+# The losing side of each race, one after the other -------------------------------------------------
+
+
+@pytest.mark.parametrize("first", ["pay", "prepay", "autopay"])
+def test_a_payoff_with_a_stale_total_after_another_step_is_quote_changed(live, clock, first):
+    dues = [datetime.date.fromisoformat(p["due_date"]) for p in live.payments()]
+    if first == "autopay":
+        clock.go_to(dues[0])
+        assert post(live.borrower_api, f"{live.url}/autopay/", {"enabled": True}).status_code == 200
+    stale = live.quote()["total"]
+    if first == "pay":
+        live.pay(1)
+    elif first == "prepay":
+        assert post(live.borrower_api, f"{live.url}/prepay/", {"amount": "50.00"}).status_code == 200
+    else:
+        jobs.sweep()
+        assert live.payments()[0]["paid"] is True
+    assert_problem(refused(live, "POST", "/payoff/", {"total": stale}), 409, "quote_changed")
+    fresh = live.quote()["total"]
+    assert post(live.borrower_api, f"{live.url}/payoff/", {"total": fresh}).status_code == 200
+    assert_audit_clean()
+
+
+def test_after_a_payoff_pay_is_already_paid_and_prepay_invalid_state(live):
+    first = live.payments()[0]
+    assert post(live.borrower_api, f"{live.url}/payoff/", {}).status_code == 200
+    assert_problem(refused(live, "POST", f"/payments/{first['id']}/pay/"), 409, "already_paid")
+    assert_problem(refused(live, "POST", "/prepay/", {"amount": "5.00"}), 409, "invalid_state")
+    before = snapshot()
+    assert jobs.sweep() is not None and snapshot()[:4] == before[:4]  # autopay finds nothing to pay
