@@ -98,3 +98,54 @@ def test_admin_index_shows_fee_revenue_and_charged_off_principal(admin_client, l
     assert "Fee revenue, total" in body and f"{fees:.2f}" in body
     assert "Charged-off principal" in body and "400.00" in body
     assert datetime.date.today().strftime("%Y-%m") in body
+
+
+def test_an_overdue_installments_own_page_shows_no_green_tick(admin_client, late_book):  # noqa: F811
+    """The payment's change page showed `overdue` as a boolean: a green tick for a late installment."""
+    overdue = Payment.objects.filter(loan=late_book["gone"], paid=False, overdue=True).order_by("number").first()
+    assert overdue is not None
+    body = admin_client.get(url(Payment, "change", overdue.pk)).content.decode()
+    assert ">OVERDUE<" in body
+    assert "icon-yes.svg" not in body
+
+
+def test_loans_with_several_lenders_name_them_in_the_lists(admin_client, late_book):  # noqa: F811
+    """`lender` is null with several notes: the lists said "-" for exactly the loans with most lenders."""
+    loans = admin_client.get(url(Loan, "changelist")).content.decode()
+    payments = admin_client.get(url(Payment, "changelist") + f"?loan__id__exact={late_book['late'].pk}")
+    for body in (loans, payments.content.decode()):
+        assert "lender_a, lender_b" in body
+    assert "lender_a, lender_b" in admin_client.get(url(Loan, "change", late_book["late"].pk)).content.decode()
+
+
+def test_admin_index_shows_recoveries_next_to_the_charged_off_principal(admin_client, late_book):  # noqa: F811
+    gone = Loan.objects.get(pk=late_book["gone"].pk)
+    first = Payment.objects.get(loan=gone, number=1)
+    from loans import services
+
+    services.payment_pay(loan_id=gone.pk, payment_id=first.pk, borrower=gone.borrower)
+    recovered = sum(
+        Transaction.objects.filter(loan=gone, kind="repayment", created_at__gte=gone.defaulted_at).values_list(
+            "amount", flat=True
+        ),
+        D("0"),
+    )
+    assert recovered == first.amount + first.late_fee > 0
+    body = admin_client.get("/admin/").content.decode()
+    assert "Recoveries" in body
+    assert re.search(r"Recoveries</th><td[^>]*><strong>" + re.escape(f"{recovered:.2f}") + "<", body), body
+
+
+def test_loan_page_shows_principal_outstanding(admin_client, late_book):  # noqa: F811
+    gone = late_book["gone"]
+    body = admin_client.get(url(Loan, "change", gone.pk)).content.decode()
+    unpaid = sum(Payment.objects.filter(loan=gone, paid=False).values_list("principal", flat=True), D("0"))
+    assert "Principal outstanding" in body and f"{unpaid:.2f}" in body
+
+
+def test_a_failed_sweep_is_not_shown_as_a_green_tick(admin_client):  # noqa: F811
+    from loans.models import JobRun
+
+    JobRun.objects.create(today=datetime.date.today(), error="OperationalError: boom")
+    body = admin_client.get(url(JobRun, "changelist")).content.decode()
+    assert ">FAILED<" in body and "icon-yes.svg" not in body
