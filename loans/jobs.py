@@ -202,7 +202,7 @@ def reminders_send(*, today: datetime.date) -> int:
         reminder_sent_at__isnull=True,
         due_date__gte=today,
         due_date__lte=horizon,
-        loan__status=LoanStatus.FUNDED,
+        loan__status__in=REPAYING_LOAN_STATUSES,  # (v2) a DEFAULTED loan still takes payments
     ).values_list("loan_id", "pk")
     for loan_id, payment_id in rows:
         by_loan[loan_id].append(payment_id)

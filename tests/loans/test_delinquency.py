@@ -257,3 +257,20 @@ def test_pay_on_a_defaulted_loan_still_refuses_out_of_order_and_paid(two_note_lo
     assert api.post(f"/api/loans/{loan.pk}/payments/{p1.pk}/pay/").status_code == 200
     assert api.post(f"/api/loans/{loan.pk}/payments/{p1.pk}/pay/").json()["code"] == "already_paid"
     assert Payment.objects.filter(loan=loan, paid=True).count() == 1
+
+
+def test_a_defaulted_loan_still_reminds_its_borrower_of_installments_coming_due(two_note_loan, settings):
+    """Rule 5 holds for every installment: a DEFAULTED loan still takes payments, so the borrower is
+    reminded of the ones still to come due, once each, as on a FUNDED loan."""
+    loan, borrower, la, lb = two_note_loan
+    charge_off(loan, settings)
+    last = Payment.objects.get(loan=loan, number=6)
+    assert not last.paid and last.reminder_sent_at is None
+    day = last.due_date - datetime.timedelta(days=settings.LENME_REMINDER_DAYS)
+    assert jobs.sweep(today=day).counts["reminders"] == 1
+    assert jobs.sweep(today=day).counts["reminders"] == 0
+    last.refresh_from_db()
+    assert last.reminder_sent_at is not None
+    due = Notification.objects.filter(kind="payment_due", loan=loan, user=borrower, message__contains="Installment 6")
+    assert due.count() == 1
+    assert not Notification.objects.filter(kind="payment_due", loan=loan).exclude(user=borrower).exists()
