@@ -245,7 +245,10 @@ def loans_age(*, today: datetime.date) -> tuple[int, int]:
             "pk", "days_past_due", "status"
         )
     }
-    oldest = oldest_unpaid_due_dates(loan_ids=list(repaying), today=today)
+    # The same set as a subquery, not one bound parameter per loan (the book can be large).
+    oldest = oldest_unpaid_due_dates(
+        loan_ids=Loan.objects.filter(status__in=REPAYING_LOAN_STATUSES).values("pk"), today=today
+    )
     loan_ids = []
     for pk, (stored, status) in sorted(repaying.items()):
         now_due = days_past_due_from(oldest.get(pk), today)

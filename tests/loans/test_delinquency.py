@@ -274,3 +274,21 @@ def test_a_defaulted_loan_still_reminds_its_borrower_of_installments_coming_due(
     due = Notification.objects.filter(kind="payment_due", loan=loan, user=borrower, message__contains="Installment 6")
     assert due.count() == 1
     assert not Notification.objects.filter(kind="payment_due", loan=loan).exclude(user=borrower).exists()
+
+
+def test_the_sweeps_delinquency_candidates_do_not_list_every_loan_in_its_sql(people):
+    """Rule 6 looks at every FUNDED or DEFAULTED loan each sweep: their ids must stay in the database
+    (a subquery), not come back as one bound parameter each (SQLite refuses past 32766, and the statement
+    grows with the book)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    borrower, la, _ = people
+    factories.account_deposit(user=la, amount=D("100000.00"))
+    loans = [funded_loan(borrower, [(la, "10.00", None)], amount="30.00", term=3) for _ in range(40)]
+    today = due_date(loans[0], 1)  # nothing is past due yet: no loan is a candidate
+    with CaptureQueriesContext(connection) as ctx:
+        assert jobs.loans_age(today=today) == (0, 0)
+    assert len(ctx.captured_queries) == 2
+    for query in ctx.captured_queries:
+        assert query["sql"].count(",") < 40, query["sql"]
