@@ -292,3 +292,27 @@ def test_the_sweeps_delinquency_candidates_do_not_list_every_loan_in_its_sql(peo
     assert len(ctx.captured_queries) == 2
     for query in ctx.captured_queries:
         assert query["sql"].count(",") < 40, query["sql"]
+
+
+def test_lists_show_delinquency_to_parties_only_and_each_lender_its_own_charged_off_note(two_note_loan, settings):
+    """An OPEN loan is visible to everyone, its delinquency only to its borrower; on a charged-off loan
+    each lender's notes page shows its own note (charged-off principal, recoveries), never the other's."""
+    loan, borrower, la, lb = two_note_loan
+    outsider = factories.UserFactory(username="out2", balance=D("10.00"))
+    open_loan = services.loan_create(borrower=borrower, amount=D("50.00"), term_months=1, interest_rate=D("9.00"))
+    listed = client_for(outsider).get("/api/loans/available/").json()["results"]
+    assert [(x["id"], x["days_past_due"], x["delinquency"]) for x in listed] == [(open_loan.pk, None, None)]
+    assert client_for(outsider).get(f"/api/loans/{open_loan.pk}/").json()["delinquency"] is None
+    assert client_for(borrower).get(f"/api/loans/{open_loan.pk}/").json()["delinquency"] == "current"
+    charge_off(loan, settings)
+    p1 = Payment.objects.get(loan=loan, number=1)
+    services.payment_pay(loan_id=loan.pk, payment_id=p1.pk, borrower=borrower)
+    for lender in (la, lb):
+        rows = client_for(lender).get(f"/api/loans/{loan.pk}/notes/").json()["results"]
+        note = Note.objects.get(loan=loan, lender=lender)
+        received = Transaction.objects.get(loan_note=note, kind="repayment").amount
+        assert [(r["id"], r["lender"], r["charged_off_principal"], r["recoveries"]) for r in rows] == [
+            (note.pk, lender.pk, f"{note.amount}", f"{received}")
+        ]
+        assert [x["id"] for x in client_for(lender).get("/api/notes/").json()["results"]] == [note.pk]
+    assert client_for(outsider).get(f"/api/loans/{loan.pk}/notes/").status_code == 404
