@@ -149,3 +149,33 @@ def test_a_failed_sweep_is_not_shown_as_a_green_tick(admin_client):  # noqa: F81
     JobRun.objects.create(today=datetime.date.today(), error="OperationalError: boom")
     body = admin_client.get(url(JobRun, "changelist")).content.decode()
     assert ">FAILED<" in body and "icon-yes.svg" not in body
+
+
+def test_admin_index_fee_revenue_by_month_sums_each_months_fee_rows(admin_client, settings, monkeypatch):  # noqa: F811
+    """Fees funded in two months: one line per month with that month's rows and revenue, and the total."""
+    from django.utils import timezone
+
+    settings.LENME_MIN_NOTE = D("10.00")
+    b = factories.UserFactory(username="bm", balance=D("100.00"))
+    la = factories.UserFactory(username="lm_a", balance=D("50000.00"))
+    lb = factories.UserFactory(username="lm_b", balance=D("50000.00"))
+    real_now = timezone.now
+    then = datetime.datetime(2025, 11, 30, 23, 59, 0, tzinfo=datetime.UTC)
+    monkeypatch.setattr(timezone, "now", lambda: then)
+    funded_loan(b, [(la, "10.00", "200.00"), (lb, "12.00", "100.00")], amount="300.00", term=3)
+    monkeypatch.setattr(timezone, "now", real_now)
+    funded_loan(b, [(la, "10.00", None)], amount="300.00", term=3)
+    rows = {
+        month: (Transaction.objects.filter(kind="fee", created_at__year=y, created_at__month=m).count(), total)
+        for month, (y, m), total in (
+            ("2025-11", (2025, 11), D("3.75")),
+            (real_now().strftime("%Y-%m"), (real_now().year, real_now().month), D("3.75")),
+        )
+    }
+    assert rows["2025-11"][0] == 2  # one fee row per note
+    body = admin_client.get("/admin/").content.decode()
+    for month, (count, total) in rows.items():
+        assert re.search(rf"<td>{month}</td><td[^>]*>{count}</td><td[^>]*>{re.escape(f'{total:.2f}')}</td>", body), (
+            month
+        )
+    assert re.search(r"Fee revenue, total</th><td[^>]*><strong>7\.50<", body)
