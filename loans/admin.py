@@ -14,7 +14,7 @@ from django.utils.html import format_html
 from accounts.admin import ReadOnlyAdmin, ReadOnlyInline
 from accounts.models import Transaction
 from loans.delinquency import BUCKET_RANGES
-from loans.models import JobRun, Loan, LoanStatus, Note, NotePayment, Notification, Offer, Payment
+from loans.models import UNPAID, JobRun, Loan, LoanStatus, Note, NotePayment, Notification, Offer, Payment
 
 LENDERS_SHOWN = 3
 
@@ -57,6 +57,8 @@ def installment_state(payment: Payment):
     late installment, as a plain `overdue` boolean column would show."""
     if payment.paid:
         return format_html('<span style="color:#2e7d32">{}</span>', "paid")
+    if payment.settled:  # (v2) closed by the loan's payoff, its principal paid in the payoff rows
+        return format_html('<span style="color:#1565c0">{}</span>', "settled (payoff)")
     if payment.overdue or (payment.amount > 0 and payment.due_date < timezone.localdate()):
         return format_html(
             '<strong style="color:#fff;background:#c62828;padding:1px 6px;border-radius:3px">{}</strong>', "OVERDUE"
@@ -183,6 +185,7 @@ class LoanAdmin(ReadOnlyAdmin):
     list_display = (
         "id",
         "status",
+        "closed_reason",
         "delinquency",
         "days_past_due",
         "borrower",
@@ -197,11 +200,12 @@ class LoanAdmin(ReadOnlyAdmin):
         "completed_at",
     )
     list_select_related = ("borrower", "lender")
-    list_filter = ("status", DelinquencyFilter, "autopay", "term_months", "created_at", "funded_at")
+    list_filter = ("status", "closed_reason", DelinquencyFilter, "autopay", "term_months", "created_at", "funded_at")
     search_fields = ("id__exact", "borrower__username", "lender__username")
     date_hierarchy = "created_at"
     fields = (
         "status",
+        "closed_reason",
         "borrower",
         "lenders",
         "amount",
@@ -240,7 +244,7 @@ class LoanAdmin(ReadOnlyAdmin):
         """The principal of its unpaid installments (0.00 before funding and once COMPLETED), as the API."""
         if obj.funded_at is None or obj.status == LoanStatus.COMPLETED:
             return "0.00"
-        total = obj.payments.filter(paid=False).aggregate(total=Sum("principal"))["total"]
+        total = obj.payments.filter(UNPAID).aggregate(total=Sum("principal"))["total"]
         return f"{total or 0:.2f}"
 
     @admin.display(description="ledger")
@@ -296,7 +300,7 @@ class PaymentAdmin(ReadOnlyAdmin):
         "paid_at",
     )
     list_select_related = ("loan__borrower", "loan__lender")
-    list_filter = ("paid", "overdue", "due_date")
+    list_filter = ("paid", "settled", "overdue", "due_date")
     search_fields = ("id__exact", "loan__id__exact", "loan__borrower__username", "loan__lender__username")
     date_hierarchy = "due_date"
     fields = (
@@ -307,7 +311,7 @@ class PaymentAdmin(ReadOnlyAdmin):
         "principal",
         "interest",
         "late_fee",
-        "state",
+        "state",  # paid, settled (payoff), OVERDUE or scheduled: not booleans, which draw a late one as a tick
         "paid_at",
         "reminder_sent_at",
     )

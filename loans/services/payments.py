@@ -2,6 +2,7 @@
 
 import datetime
 
+from django.conf import settings
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
@@ -19,6 +20,8 @@ from lenme.locks import lock_payments, lock_profiles
 from lenme.money import ZERO, split_largest_remainder
 from loans.models import (
     REPAYING_LOAN_STATUSES,
+    UNPAID,
+    ClosedReason,
     Loan,
     LoanStatus,
     Note,
@@ -28,8 +31,20 @@ from loans.models import (
     Payment,
 )
 from loans.notifications import Event, notify
+from loans.payoff import late_fee_owed
 from loans.services.chargeoff import loan_days_past_due_set
 from loans.services.common import _locked_visible_loan, _require_borrower, _save_loan, transition
+
+
+def payment_charge_late_fee(payment: Payment, *, on: datetime.date) -> bool:
+    """An installment unpaid (or being paid) on a day after its due date owes LENME_LATE_FEE once:
+    mark it overdue and add the fee, unless that was done already (the overdue flag guards it) or it is
+    0.00. The caller holds the payment's lock and saves it. Returns whether it changed."""
+    if not late_fee_owed(due_date=payment.due_date, amount=payment.amount, fee_added=payment.overdue, on=on):
+        return False
+    payment.overdue = True
+    payment.late_fee += settings.LENME_LATE_FEE
+    return True
 
 
 def payment_settle(*, loan: Loan, payment: Payment, today: datetime.date | None = None) -> None:
@@ -40,7 +55,10 @@ def payment_settle(*, loan: Loan, payment: Payment, today: datetime.date | None 
     loan what the notes receive is a recovery (counted from the ledger rows after `defaulted_at`); the
     last installment completes the loan either way and its notes are REPAID (charged-off principal kept).
     Then the loan's days past due are set again as of `today` (the payment's day; the sweep's for
-    autopay)."""
+    autopay). (v2) Paid on a day after its due date, it first owes the late fee (payment_charge_late_fee)
+    if no sweep has added it yet."""
+    today = today or timezone.localdate()
+    charged = payment_charge_late_fee(payment, on=today)
     rows = list(NotePayment.objects.filter(payment=payment).select_related("note").order_by("note_id"))
     if not rows:  # pragma: no cover - funding writes a row per note for every installment
         raise InvalidState(f"Installment {payment.number} of loan #{loan.pk} has no note rows.")
@@ -81,7 +99,7 @@ def payment_settle(*, loan: Loan, payment: Payment, today: datetime.date | None 
         NotePayment.objects.bulk_update(rows, ["late_fee"])
     payment.paid = True
     payment.paid_at = timezone.now()
-    payment.save(update_fields=["paid", "paid_at"])
+    payment.save(update_fields=["paid", "paid_at", *(["overdue", "late_fee"] if charged else [])])
     events = [
         Event(
             row.note.lender_id,
@@ -97,13 +115,14 @@ def payment_settle(*, loan: Loan, payment: Payment, today: datetime.date | None 
         # FUNDED or DEFAULTED -> COMPLETED: repaid after all.
         transition(loan, LoanStatus.COMPLETED)
         loan.completed_at = payment.paid_at
-        _save_loan(loan, "status", "completed_at")
+        loan.closed_reason = ClosedReason.REPAID
+        _save_loan(loan, "status", "completed_at", "closed_reason")
         Note.objects.filter(loan=loan).update(status=NoteStatus.REPAID)
         events += [
             Event(uid, NotificationKind.LOAN_COMPLETED, f"Loan #{loan.pk} is repaid in full.", loan.pk)
             for uid in (loan.borrower_id, *dict.fromkeys(r.note.lender_id for r in rows))
         ]
-    loan_days_past_due_set(loan=loan, today=today or timezone.localdate())
+    loan_days_past_due_set(loan=loan, today=today)
     payment.loan = loan
     notify(*events)
 
@@ -111,7 +130,7 @@ def payment_settle(*, loan: Loan, payment: Payment, today: datetime.date | None 
 @atomic_retry
 def payment_pay(*, loan_id: int, payment_id: int, borrower) -> Payment:
     loan = _locked_visible_loan(loan_id, borrower)
-    earlier_unpaid = Payment.objects.filter(loan=OuterRef("loan"), number__lt=OuterRef("number"), paid=False)
+    earlier_unpaid = Payment.objects.filter(UNPAID, loan=OuterRef("loan"), number__lt=OuterRef("number"))
     payments = lock_payments(loan.payments.filter(pk=payment_id).annotate(earlier_unpaid=Exists(earlier_unpaid)))
     if not payments:
         raise NotFound("No such payment on this loan.")
@@ -119,6 +138,8 @@ def payment_pay(*, loan_id: int, payment_id: int, borrower) -> Payment:
     _require_borrower(loan, borrower)
     if payment.paid:
         raise AlreadyPaid()
+    if payment.settled:
+        raise AlreadyPaid("This installment was settled by the loan's payoff.")
     if loan.status not in REPAYING_LOAN_STATUSES:  # pragma: no cover - unpaid rows exist only on these
         raise InvalidState(f"The loan is {loan.status}.")
     if payment.earlier_unpaid:
