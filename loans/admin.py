@@ -2,7 +2,9 @@
 through loans.services, so loans, offers and payments are read-only here."""
 
 from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
+from django.db.models import Sum
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest, HttpResponseRedirect
 from django.urls import path, reverse
@@ -12,7 +14,29 @@ from django.utils.html import format_html
 from accounts.admin import ReadOnlyAdmin, ReadOnlyInline
 from accounts.models import Transaction
 from loans.delinquency import BUCKET_RANGES
-from loans.models import JobRun, Loan, Note, NotePayment, Notification, Offer, Payment
+from loans.models import UNPAID, JobRun, Loan, LoanStatus, Note, NotePayment, Notification, Offer, Payment
+
+LENDERS_SHOWN = 3
+
+
+def lender_names(loans) -> None:
+    """(v2) Set `lenders_text` on each loan of a page: `lender` is null with several notes, so the
+    lists showed "-" for exactly those loans. One query for the page, whatever its size."""
+    loans = list(loans)
+    ids = {pk for loan in loans for pk in (loan.lender_ids or ())[:LENDERS_SHOWN]}
+    names = dict(get_user_model().objects.filter(pk__in=ids).values_list("pk", "username")) if ids else {}
+    for loan in loans:
+        ids_of = list(loan.lender_ids or ())
+        text = ", ".join(names.get(pk, f"#{pk}") for pk in ids_of[:LENDERS_SHOWN])
+        if len(ids_of) > LENDERS_SHOWN:
+            text += f" and {len(ids_of) - LENDERS_SHOWN} more"
+        loan.lenders_text = text or "-"
+
+
+def lenders_of(loan: Loan) -> str:
+    if not hasattr(loan, "lenders_text"):
+        lender_names([loan])
+    return loan.lenders_text
 
 
 class OfferInline(ReadOnlyInline):
@@ -165,7 +189,7 @@ class LoanAdmin(ReadOnlyAdmin):
         "delinquency",
         "days_past_due",
         "borrower",
-        "lender",
+        "lenders",
         "amount",
         "term_months",
         "interest_rate",
@@ -183,8 +207,7 @@ class LoanAdmin(ReadOnlyAdmin):
         "status",
         "closed_reason",
         "borrower",
-        "lender",
-        "lender_ids",
+        "lenders",
         "amount",
         "term_months",
         "requested_interest_rate",
@@ -192,6 +215,7 @@ class LoanAdmin(ReadOnlyAdmin):
         "lenme_fee",
         "total_loan_amount",
         "monthly_payment_amount",
+        "principal_outstanding",
         "autopay",
         "days_past_due",
         "delinquency",
@@ -205,6 +229,23 @@ class LoanAdmin(ReadOnlyAdmin):
     )
     readonly_fields = fields
     inlines = (OfferInline, NoteInline, PaymentInline, LedgerInline)
+
+    def get_changelist_instance(self, request: HttpRequest):
+        changelist = super().get_changelist_instance(request)
+        lender_names(changelist.result_list)  # fills the page's cache, which the template then reuses
+        return changelist
+
+    @admin.display(description="lenders")
+    def lenders(self, obj: Loan) -> str:
+        return lenders_of(obj)
+
+    @admin.display(description="principal outstanding")
+    def principal_outstanding(self, obj: Loan):
+        """The principal of its unpaid installments (0.00 before funding and once COMPLETED), as the API."""
+        if obj.funded_at is None or obj.status == LoanStatus.COMPLETED:
+            return "0.00"
+        total = obj.payments.filter(UNPAID).aggregate(total=Sum("principal"))["total"]
+        return f"{total or 0:.2f}"
 
     @admin.display(description="ledger")
     def ledger(self, obj: Loan):
@@ -249,7 +290,7 @@ class PaymentAdmin(ReadOnlyAdmin):
         "loan",
         "number",
         "borrower",
-        "lender",
+        "lenders",
         "due_date",
         "state",
         "amount",
@@ -270,13 +311,16 @@ class PaymentAdmin(ReadOnlyAdmin):
         "principal",
         "interest",
         "late_fee",
-        "overdue",
-        "paid",
-        "settled",
+        "state",  # paid, settled (payoff), OVERDUE or scheduled: not booleans, which draw a late one as a tick
         "paid_at",
         "reminder_sent_at",
     )
     readonly_fields = fields
+
+    def get_changelist_instance(self, request: HttpRequest):
+        changelist = super().get_changelist_instance(request)
+        lender_names([p.loan for p in changelist.result_list])
+        return changelist
 
     @admin.display(description="state")
     def state(self, obj: Payment):
@@ -286,9 +330,9 @@ class PaymentAdmin(ReadOnlyAdmin):
     def borrower(self, obj: Payment):
         return obj.loan.borrower
 
-    @admin.display(description="lender", ordering="loan__lender__username")
-    def lender(self, obj: Payment):
-        return obj.loan.lender
+    @admin.display(description="lenders")
+    def lenders(self, obj: Payment) -> str:
+        return lenders_of(obj.loan)
 
 
 @admin.register(Notification)
@@ -349,9 +393,12 @@ class JobRunAdmin(ReadOnlyAdmin):
         summary = ", ".join(f"{name}={count}" for name, count in run.counts.items())
         self.message_user(request, f"Sweep #{run.pk} done: {summary}.", level=messages.SUCCESS)
 
-    @admin.display(boolean=True, description="failed")
-    def failed(self, obj: JobRun) -> bool:
-        return bool(obj.error)
+    @admin.display(description="failed")
+    def failed(self, obj: JobRun):
+        """Not a boolean column: Django draws True as a green tick, which read as "fine" for a failed sweep."""
+        if not obj.error:
+            return "-"
+        return format_html('<strong style="color:#c62828">{}</strong>', "FAILED")
 
 
 # The admin index (v2): the platform's fee revenue and the charged-off principal, for operators.

@@ -207,7 +207,7 @@ def reminders_send(*, today: datetime.date) -> int:
         reminder_sent_at__isnull=True,
         due_date__gte=today,
         due_date__lte=horizon,
-        loan__status=LoanStatus.FUNDED,
+        loan__status__in=REPAYING_LOAN_STATUSES,  # (v2) a DEFAULTED loan still takes payments
     ).values_list("loan_id", "pk")
     for loan_id, payment_id in rows:
         by_loan[loan_id].append(payment_id)
@@ -217,8 +217,8 @@ def reminders_send(*, today: datetime.date) -> int:
 @atomic_retry
 def _remind(loan_id: int, payment_ids: list[int]) -> int:
     loan = lock_loan(loan_id)
-    if loan.status != LoanStatus.FUNDED:
-        return 0  # paid off or charged off since we looked
+    if loan.status not in REPAYING_LOAN_STATUSES:
+        return 0  # paid off since we looked (a charged-off loan still takes payments: still reminded)
     payments = lock_payments(loan.payments.filter(UNPAID, pk__in=payment_ids, reminder_sent_at__isnull=True))
     now = timezone.now()
     for payment in payments:
@@ -252,7 +252,10 @@ def loans_age(*, today: datetime.date) -> tuple[int, int]:
             "pk", "days_past_due", "status"
         )
     }
-    oldest = oldest_unpaid_due_dates(loan_ids=list(repaying), today=today)
+    # The same set as a subquery, not one bound parameter per loan (the book can be large).
+    oldest = oldest_unpaid_due_dates(
+        loan_ids=Loan.objects.filter(status__in=REPAYING_LOAN_STATUSES).values("pk"), today=today
+    )
     loan_ids = []
     for pk, (stored, status) in sorted(repaying.items()):
         now_due = days_past_due_from(oldest.get(pk), today)
