@@ -202,7 +202,10 @@ PAYOFF_DESCRIPTION = (
     f"due ones). In the worked example, paying off on {_Q.as_of} with `total` {_Q.total} moves "
     f"{_N21.principal + _N21.accrued_interest} to note 21's lender and {_N22.principal + _N22.accrued_interest} "
     "to note 22's. 200: the Loan with `payments`. The loan may be FUNDED or DEFAULTED (what charged-off notes "
-    "receive counts in their `recoveries`)."
+    "receive counts in their `recoveries`).\n\nWith an `Idempotency-Key`, a 409 `quote_changed` is stored and "
+    "replayed like every 409 (see Idempotency): get a new quote and send it with a new key. A `total` is an "
+    "input amount, so 0.00 is 400 (Conventions): in the one case where the quote itself is 0.00 (only 0.00 "
+    "installments left after prepayments), leave `total` out."
 )
 PAYOFF_REQUEST = OpenApiExample("Pay off with the quoted total", value={"total": f"{_Q.total}"}, request_only=True)
 _PAID_OFF_LOAN = _LOAN | {

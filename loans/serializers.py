@@ -362,7 +362,8 @@ class PayoffSerializer(serializers.Serializer):
     total = MoneyField(
         required=False,
         help_text="The quote's total you expect to pay (from GET .../payoff/); if the payoff due now differs: 409 "
-        "quote_changed.",
+        "quote_changed. Like every input amount it must be above 0 (else 400): when the quote's total is 0.00 "
+        "(every unpaid installment is 0.00 after prepayments), leave `total` out.",
     )
 
 
