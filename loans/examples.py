@@ -5,7 +5,7 @@ from decimal import Decimal
 
 from drf_spectacular.utils import OpenApiExample
 
-from loans.payoff import Installment, NoteTerms, payoff_quote
+from loans.payoff import Installment, NoteTerms, payoff_quote, relevel_rows
 from loans.schedule import build_schedule
 
 _SCHEDULE = build_schedule(
@@ -241,4 +241,40 @@ PREPAY_DESCRIPTION = (
     "loan's unpaid installments are their sums again (an installment can become 0.00: paying it moves nothing, "
     "and it is never overdue). 200: the Loan with `payments`."
 )
-PREPAY_REQUEST = OpenApiExample("Prepay 1000.00", value={"amount": "1000.00"}, request_only=True)
+# The README's part 3: 900.00 over 3 months funded on 2026-01-31 in two notes (600.00 at 9.00%, 300.00 at
+# 12.00%); 300.00 prepaid before installment 1 splits 200.00 and 100.00 (600:300), and each note's rows
+# are re-levelled over the three rows left, installment 1 keeping its interest (4.50 + 3.00).
+_PREPAY_NOTES = (
+    (Decimal("9.00"), Decimal("600.00"), Decimal("200.00")),
+    (Decimal("12.00"), Decimal("300.00"), Decimal("100.00")),
+)
+_PREPAID_ROWS = [
+    relevel_rows(
+        principal=amount - part,
+        rate=rate,
+        first_interest=build_schedule(amount=amount, annual_rate=rate, term_months=3)[0].interest,
+        rows_left=3,
+    )
+    for rate, amount, part in _PREPAY_NOTES
+]
+_PREPAY_DUE = [
+    r.due_date
+    for r in build_schedule(amount=Decimal("900.00"), annual_rate=Decimal("0"), term_months=3, start=_FUNDING_DATE)
+]
+PREPAY_REQUEST = OpenApiExample("Prepay 300.00", value={"amount": "300.00"}, request_only=True)
+LOAN_PREPAID = _ok(
+    "300.00 prepaid on a 900.00 two-note loan: installments re-levelled",
+    _LOAN | {
+        "id": 3, "amount": "900.00", "term_months": 3, "interest_rate": "10.00", "total_loan_amount": "903.75",
+        "lender": None, "lenders": [3, 4], "monthly_payment_amount": f"{sum(n[0][0] for n in _PREPAID_ROWS)}",
+        "principal_outstanding": "600.00", "status": "FUNDED", "accepted_at": "2026-01-30T12:00:00Z",
+        "funded_at": "2026-01-31T08:00:00Z",
+        "payments": [
+            {"id": 40 + k, "loan": 3, "number": k + 1, "due_date": _PREPAY_DUE[k].isoformat(),
+             "amount": f"{sum(n[k][0] for n in _PREPAID_ROWS)}", "principal": f"{sum(n[k][1] for n in _PREPAID_ROWS)}",
+             "interest": f"{sum(n[k][2] for n in _PREPAID_ROWS)}", "late_fee": "0.00", "overdue": False, "paid": False,
+             "paid_at": None, "status": "scheduled", "loan_status": "FUNDED"}
+            for k in range(3)
+        ],
+    },
+)  # fmt: skip

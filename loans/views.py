@@ -490,7 +490,7 @@ class LoanPrepayView(LoanActionView):
         statuses=(404, 403, 400),
         conflicts=("invalid_state", "out_of_order", "insufficient_funds"),
         response=LoanDetailSerializer,
-        example=[examples.PREPAY_REQUEST],
+        example=[examples.PREPAY_REQUEST, examples.LOAN_PREPAID],
         tag="payments",
     )
     def post(self, request: Request, *args, **kwargs):

@@ -404,3 +404,15 @@ def test_quote_prepay_and_payoff_take_a_number_of_queries_that_does_not_grow_wit
     assert response.status_code == 200, response.content
     assert Transaction.objects.filter(loan=loan, kind="payoff").count() == n
     assert_audit_clean()
+
+
+def test_the_prepay_swagger_example_is_the_readmes_part_3_by_the_reference():
+    from loans import examples
+
+    a, b = ref_schedule("400.00", "9.00", 3), ref_schedule("200.00", "12.00", 3)
+    first_interest = ref_schedule("600.00", "9.00", 3)[0][2] + ref_schedule("300.00", "12.00", 3)[0][2]
+    expected = [(first_interest + a[0][1] + b[0][1], first_interest)] + [
+        (a[k][0] + b[k][0], a[k][2] + b[k][2]) for k in (1, 2)
+    ]
+    got = [(D(p["amount"]), D(p["interest"])) for p in examples.LOAN_PREPAID.value["payments"]]
+    assert got == expected == [(D("205.84"), D("7.50")), (D("203.35"), D("3.35")), (D("203.34"), D("1.68"))]
