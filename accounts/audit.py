@@ -186,7 +186,7 @@ def check_repayments() -> CheckResult:
     """(e) On each FUNDED/COMPLETED loan, the paid installments are exactly those with repayment rows:
     borrower -> a note's lender, one per note owed more than 0.00, adding up to amount + late fee; the
     notes' late fee shares add up to the late fee (each row's own amount is tied in (g)); COMPLETED
-    means every installment is paid."""
+    means every installment is paid (v2: or settled by a payoff). (v2) And check_early_repayments."""
     result = CheckResult("repayments", "paid installments = repayment rows", 0)
     loans = {
         pk: (status, borrower_id, term)
@@ -195,10 +195,12 @@ def check_repayments() -> CheckResult:
         )
     }
     payments: dict[int, list[tuple]] = defaultdict(list)
-    for row in Payment.objects.filter(loan_id__in=loans.keys()).values_list(
-        "loan_id", "pk", "number", "amount", "late_fee", "paid"
+    settled_rows: dict[int, int] = defaultdict(int)
+    for *row, settled in Payment.objects.filter(loan_id__in=loans.keys()).values_list(
+        "loan_id", "pk", "number", "amount", "late_fee", "paid", "settled"
     ):
-        payments[row[0]].append(row[1:])
+        payments[row[0]].append(tuple(row[1:]))
+        settled_rows[row[0]] += settled
     note_lenders = dict(Note.objects.values_list("pk", "lender_id"))
     note_rows: dict[int, dict[int, tuple]] = defaultdict(dict)  # payment -> note -> (its row, late fee share)
     for payment_id, note_id, amount, late_fee in NotePayment.objects.filter(
@@ -254,11 +256,18 @@ def check_repayments() -> CheckResult:
                 owed = sum(1 for part in parts.values() if part[0] + part[1] > 0)
                 if ledger and len(ledger) != owed:
                     bad(f"installment {number} has {len(ledger)} repayment rows for {owed} notes owed something")
-        all_paid = bool(rows) and all(paid for _, _, _, _, paid in rows)
+        # (v2) A payoff settles the installments after the ones it paid: they count as closed, not paid.
+        closed = sum(1 for *_, paid in rows if paid) + settled_rows.get(loan_id, 0)
+        all_paid = bool(rows) and closed == len(rows)
         if status == LoanStatus.COMPLETED and not all_paid:
             bad("COMPLETED with an unpaid installment")
+        if settled_rows.get(loan_id) and status != LoanStatus.COMPLETED:
+            bad(f"{settled_rows[loan_id]} settled installments on a loan that is {status}")
         if status in (LoanStatus.FUNDED, LoanStatus.DEFAULTED) and all_paid:
             bad(f"every installment is paid but the loan is still {status}")
+    # (v2) Prepayments and payoffs belong to the repayments' check (one summary line): see
+    # check_early_repayments.
+    result.violations += [Violation(result.name, v.subject, v.detail) for v in check_early_repayments().violations]
     return result
 
 
@@ -376,13 +385,29 @@ def check_funding() -> CheckResult:
     return result
 
 
+def _prepaid_by_note() -> dict[tuple[int, int], Decimal]:
+    """(v2) (loan, note) -> the extra principal its lender received in `prepayment` rows."""
+    return {
+        (loan_id, note_id): _money(total)
+        for loan_id, note_id, total in Transaction.objects.filter(kind=TransactionKind.PREPAYMENT)
+        .order_by()
+        .values("loan_id", "loan_note_id")
+        .annotate(total=Sum("amount"))
+        .values_list("loan_id", "loan_note_id", "total")
+    }
+
+
 def check_schedule() -> CheckResult:
-    """(g) Each funded loan's installments (amount = principal + interest, principals sum to its amount)
-    and, per note, its rows the same way over the note's amount; each installment's amount, principal
+    """(g) Each funded loan's installments (amount = principal + interest, principals sum to its amount
+    less its prepayments) and, per note, its rows the same way over the note's amount less its own; each installment's amount, principal
     and interest are the sums of its note rows; and each repayment row pays its note exactly its row
     plus its late fee share, so what every lender received is their paid rows plus late fee shares."""
     result = CheckResult("schedule", "installment principals = loan amount; installments = note rows", 0)
     loans = _funded_loans()
+    prepaid_by_note = _prepaid_by_note()
+    prepaid_by_loan: dict[int, Decimal] = defaultdict(lambda: ZERO)
+    for (loan_id, _note_id), moved in prepaid_by_note.items():
+        prepaid_by_loan[loan_id] += moved
     rows: dict[int, list[tuple]] = defaultdict(list)
     for loan_id, *row in Payment.objects.filter(loan_id__in=loans.keys()).values_list(
         "loan_id", "number", "amount", "principal", "interest"
@@ -398,13 +423,15 @@ def check_schedule() -> CheckResult:
     note_amounts = dict(Note.objects.filter(loan_id__in=loans.keys()).values_list("pk", "amount"))
     for loan_id, (amount, *_) in sorted(loans.items()):
         result.checked += 1
-        for problem in schedule_ties(amount=amount, rows=rows.get(loan_id, [])):
+        # (v2) Prepayments paid part of the principal outside the rows: the rows carry the rest.
+        for problem in schedule_ties(amount=amount - prepaid_by_loan[loan_id], rows=rows.get(loan_id, [])):
             result.violations.append(Violation(result.name, f"loan {loan_id}", problem))
     sums: dict[tuple[int, int], list[Decimal]] = defaultdict(lambda: [ZERO, ZERO, ZERO])
     for note_id, mine in sorted(note_rows.items()):
         result.checked += 1
         loan_id = mine[0][0]
-        for problem in schedule_ties(amount=note_amounts[note_id], rows=[r[1:] for r in mine]):
+        left = note_amounts[note_id] - prepaid_by_note.get((loan_id, note_id), ZERO)
+        for problem in schedule_ties(amount=left, rows=[r[1:] for r in mine]):
             result.violations.append(Violation(result.name, f"loan {loan_id} note {note_id}", problem))
         for _, number, amount, principal, interest in mine:
             total = sums[(loan_id, number)]
@@ -439,7 +466,7 @@ def check_schedule() -> CheckResult:
 
 
 def check_notes() -> CheckResult:
-    """(h) The notes: each note's principal repaid + outstanding = its amount; the notes of a funded loan
+    """(h) The notes: each note's principal repaid (paid and settled rows, prepayments) + outstanding = its amount; the notes of a funded loan
     add up to its amount; a note is REPAID exactly when its loan is COMPLETED. (Each note's funding and
     fee rows are tied in (f); its rows, the installments and what its lender received in (g).) (v2) And
     check_charge_offs: each note's status follows its loan's, charged-off principal only after a charge-off."""
@@ -453,8 +480,11 @@ def check_notes() -> CheckResult:
         )
     }
     rows: dict[int, list[tuple]] = defaultdict(list)
-    for note_id, principal, paid in NotePayment.objects.values_list("note_id", "principal", "payment__paid"):
-        rows[note_id].append((_money(principal), paid))
+    for note_id, principal, paid, settled in NotePayment.objects.values_list(
+        "note_id", "principal", "payment__paid", "payment__settled"
+    ):
+        rows[note_id].append((_money(principal), paid or settled))  # a settled row's principal went in the payoff
+    prepaid = {note_id: moved for (_, note_id), moved in _prepaid_by_note().items()}
 
     def bad(subject: str, detail: str) -> None:
         result.violations.append(Violation(result.name, subject, detail))
@@ -467,7 +497,7 @@ def check_notes() -> CheckResult:
         if (loan_id in completed) != (status == NoteStatus.REPAID):
             bad(subject, f"{status} note on a loan that is {'' if loan_id in completed else 'not '}COMPLETED")
         mine = rows.get(note_id, [])
-        repaid = sum((p for p, paid in mine if paid), ZERO)
+        repaid = sum((p for p, paid in mine if paid), ZERO) + prepaid.get(note_id, ZERO)
         outstanding = sum((p for p, paid in mine if not paid), ZERO)
         if repaid + outstanding != amount:
             bad(subject, f"principal repaid {repaid} + outstanding {outstanding} != amount {amount}")
@@ -521,6 +551,74 @@ def check_charge_offs() -> CheckResult:
             result.violations.append(
                 Violation(result.name, f"note {pk}", f"charged-off principal {charged_off} outside 0..{amount}")
             )
+    return result
+
+
+def check_early_repayments() -> CheckResult:
+    """(part of (e)) (v2) Prepayments and payoffs: every such row is borrower -> a note's lender on that note's loan;
+    prepayments only on a loan still repaying or completed; a loan paid off early (closed_reason
+    prepaid) has settled installments after its paid ones and one payoff row per note owed something,
+    of at least the note's settled principal (the rest is accrued interest); no other loan has any."""
+    result = CheckResult("early_repayments", "prepayments and payoffs = settled rows + interest", 0)
+    loans = {
+        pk: (status, reason, borrower_id)
+        for pk, status, reason, borrower_id in Loan.objects.filter(status__in=FUNDED_STATUSES).values_list(
+            "pk", "status", "closed_reason", "borrower_id"
+        )
+    }
+    notes = {
+        pk: (loan_id, lender_id) for pk, loan_id, lender_id in Note.objects.values_list("pk", "loan_id", "lender_id")
+    }
+    settled: dict[int, Decimal] = defaultdict(lambda: ZERO)
+    for note_id, principal in NotePayment.objects.filter(payment__settled=True).values_list("note_id", "principal"):
+        settled[note_id] += _money(principal)
+    last_paid: dict[int, int] = {}
+    first_settled: dict[int, int] = {}
+    for loan_id, number, paid, is_settled in Payment.objects.filter(Q(paid=True) | Q(settled=True)).values_list(
+        "loan_id", "number", "paid", "settled"
+    ):
+        if paid:
+            last_paid[loan_id] = max(last_paid.get(loan_id, 0), number)
+        if is_settled:
+            first_settled[loan_id] = min(first_settled.get(loan_id, number), number)
+    payoffs: dict[int, list[Decimal]] = defaultdict(list)
+
+    def bad(subject: str, detail: str) -> None:
+        result.violations.append(Violation(result.name, subject, detail))
+
+    for pk, kind, loan_id, note_id, from_id, to_id, moved in Transaction.objects.filter(
+        kind__in=[TransactionKind.PREPAYMENT, TransactionKind.PAYOFF]
+    ).values_list("pk", "kind", "loan_id", "loan_note_id", "from_user_id", "to_user_id", "amount"):
+        result.checked += 1
+        status, reason, borrower_id = loans.get(loan_id, (None, None, None))
+        note_loan, lender_id = notes.get(note_id, (None, None))
+        if status is None or note_loan != loan_id or (from_id, to_id) != (borrower_id, lender_id):
+            bad(
+                f"transaction {pk}",
+                f"{kind} row on loan {loan_id} note {note_id} is not borrower -> that note's lender",
+            )
+            continue
+        if kind == TransactionKind.PAYOFF:
+            payoffs[note_id].append(_money(moved))
+            if reason != "prepaid":
+                bad(f"transaction {pk}", f"payoff row on loan {loan_id}, which is {status} {reason or ''}".rstrip())
+    for loan_id, (status, reason, _) in sorted(loans.items()):
+        if reason == "prepaid":
+            if loan_id not in first_settled:
+                bad(f"loan {loan_id}", "paid off early (prepaid) without a settled installment")
+            elif first_settled[loan_id] <= last_paid.get(loan_id, 0):
+                bad(f"loan {loan_id}", "a settled installment before a paid one")
+        elif loan_id in first_settled:
+            bad(f"loan {loan_id}", f"settled installments on a loan closed as {reason or status}")
+    for note_id in sorted(notes):
+        rows = payoffs.get(note_id, [])
+        if len(rows) > 1:
+            bad(f"note {note_id}", f"{len(rows)} payoff rows")
+        principal = settled.get(note_id, ZERO)
+        if principal > 0 and not rows:
+            bad(f"note {note_id}", f"settled principal {principal} but no payoff row")
+        if rows and rows[0] < principal:
+            bad(f"note {note_id}", f"payoff row of {rows[0]} below its settled principal {principal}")
     return result
 
 

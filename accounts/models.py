@@ -74,6 +74,8 @@ class TransactionKind(models.TextChoices):
     FUNDING = "funding"
     FEE = "fee"
     REPAYMENT = "repayment"
+    PREPAYMENT = "prepayment"  # (v2) extra principal, borrower -> a note's lender
+    PAYOFF = "payoff"  # (v2) a note's principal left plus accrued interest when the loan is paid off
 
 
 class Transaction(models.Model):

@@ -81,6 +81,12 @@ class AlreadyPaid(DomainError):
     default_detail = "This installment is already paid."
 
 
+class QuoteChanged(DomainError):
+    code = "quote_changed"
+    title = "Quote changed"
+    default_detail = "The payoff due now differs from the total you sent; get a new quote."
+
+
 class Conflict(DomainError):
     code = "conflict"
     title = "Conflict"

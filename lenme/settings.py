@@ -277,7 +277,7 @@ SPECTACULAR_SETTINGS = {
         "LoanStatusEnum": "loans.models.LoanStatus",
         "OfferStatusEnum": "loans.models.OfferStatus",
         "NoteStatusEnum": "loans.models.NoteStatus",
-        "NoteRowStatusEnum": ["scheduled", "paid"],
+        "PaymentStatusEnum": "loans.models.PaymentStatus",
     },
 }
 

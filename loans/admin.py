@@ -2,7 +2,9 @@
 through loans.services, so loans, offers and payments are read-only here."""
 
 from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
+from django.db.models import Sum
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest, HttpResponseRedirect
 from django.urls import path, reverse
@@ -12,7 +14,29 @@ from django.utils.html import format_html
 from accounts.admin import ReadOnlyAdmin, ReadOnlyInline
 from accounts.models import Transaction
 from loans.delinquency import BUCKET_RANGES
-from loans.models import JobRun, Loan, Note, NotePayment, Notification, Offer, Payment
+from loans.models import UNPAID, JobRun, Loan, LoanStatus, Note, NotePayment, Notification, Offer, Payment
+
+LENDERS_SHOWN = 3
+
+
+def lender_names(loans) -> None:
+    """(v2) Set `lenders_text` on each loan of a page: `lender` is null with several notes, so the
+    lists showed "-" for exactly those loans. One query for the page, whatever its size."""
+    loans = list(loans)
+    ids = {pk for loan in loans for pk in (loan.lender_ids or ())[:LENDERS_SHOWN]}
+    names = dict(get_user_model().objects.filter(pk__in=ids).values_list("pk", "username")) if ids else {}
+    for loan in loans:
+        ids_of = list(loan.lender_ids or ())
+        text = ", ".join(names.get(pk, f"#{pk}") for pk in ids_of[:LENDERS_SHOWN])
+        if len(ids_of) > LENDERS_SHOWN:
+            text += f" and {len(ids_of) - LENDERS_SHOWN} more"
+        loan.lenders_text = text or "-"
+
+
+def lenders_of(loan: Loan) -> str:
+    if not hasattr(loan, "lenders_text"):
+        lender_names([loan])
+    return loan.lenders_text
 
 
 class OfferInline(ReadOnlyInline):
@@ -33,6 +57,8 @@ def installment_state(payment: Payment):
     late installment, as a plain `overdue` boolean column would show."""
     if payment.paid:
         return format_html('<span style="color:#2e7d32">{}</span>', "paid")
+    if payment.settled:  # (v2) closed by the loan's payoff, its principal paid in the payoff rows
+        return format_html('<span style="color:#1565c0">{}</span>', "settled (payoff)")
     if payment.overdue or (payment.amount > 0 and payment.due_date < timezone.localdate()):
         return format_html(
             '<strong style="color:#fff;background:#c62828;padding:1px 6px;border-radius:3px">{}</strong>', "OVERDUE"
@@ -159,10 +185,11 @@ class LoanAdmin(ReadOnlyAdmin):
     list_display = (
         "id",
         "status",
+        "closed_reason",
         "delinquency",
         "days_past_due",
         "borrower",
-        "lender",
+        "lenders",
         "amount",
         "term_months",
         "interest_rate",
@@ -173,14 +200,14 @@ class LoanAdmin(ReadOnlyAdmin):
         "completed_at",
     )
     list_select_related = ("borrower", "lender")
-    list_filter = ("status", DelinquencyFilter, "autopay", "term_months", "created_at", "funded_at")
+    list_filter = ("status", "closed_reason", DelinquencyFilter, "autopay", "term_months", "created_at", "funded_at")
     search_fields = ("id__exact", "borrower__username", "lender__username")
     date_hierarchy = "created_at"
     fields = (
         "status",
+        "closed_reason",
         "borrower",
-        "lender",
-        "lender_ids",
+        "lenders",
         "amount",
         "term_months",
         "requested_interest_rate",
@@ -188,6 +215,7 @@ class LoanAdmin(ReadOnlyAdmin):
         "lenme_fee",
         "total_loan_amount",
         "monthly_payment_amount",
+        "principal_outstanding",
         "autopay",
         "days_past_due",
         "delinquency",
@@ -201,6 +229,23 @@ class LoanAdmin(ReadOnlyAdmin):
     )
     readonly_fields = fields
     inlines = (OfferInline, NoteInline, PaymentInline, LedgerInline)
+
+    def get_changelist_instance(self, request: HttpRequest):
+        changelist = super().get_changelist_instance(request)
+        lender_names(changelist.result_list)  # fills the page's cache, which the template then reuses
+        return changelist
+
+    @admin.display(description="lenders")
+    def lenders(self, obj: Loan) -> str:
+        return lenders_of(obj)
+
+    @admin.display(description="principal outstanding")
+    def principal_outstanding(self, obj: Loan):
+        """The principal of its unpaid installments (0.00 before funding and once COMPLETED), as the API."""
+        if obj.funded_at is None or obj.status == LoanStatus.COMPLETED:
+            return "0.00"
+        total = obj.payments.filter(UNPAID).aggregate(total=Sum("principal"))["total"]
+        return f"{total or 0:.2f}"
 
     @admin.display(description="ledger")
     def ledger(self, obj: Loan):
@@ -245,7 +290,7 @@ class PaymentAdmin(ReadOnlyAdmin):
         "loan",
         "number",
         "borrower",
-        "lender",
+        "lenders",
         "due_date",
         "state",
         "amount",
@@ -255,7 +300,7 @@ class PaymentAdmin(ReadOnlyAdmin):
         "paid_at",
     )
     list_select_related = ("loan__borrower", "loan__lender")
-    list_filter = ("paid", "overdue", "due_date")
+    list_filter = ("paid", "settled", "overdue", "due_date")
     search_fields = ("id__exact", "loan__id__exact", "loan__borrower__username", "loan__lender__username")
     date_hierarchy = "due_date"
     fields = (
@@ -266,12 +311,16 @@ class PaymentAdmin(ReadOnlyAdmin):
         "principal",
         "interest",
         "late_fee",
-        "overdue",
-        "paid",
+        "state",  # paid, settled (payoff), OVERDUE or scheduled: not booleans, which draw a late one as a tick
         "paid_at",
         "reminder_sent_at",
     )
     readonly_fields = fields
+
+    def get_changelist_instance(self, request: HttpRequest):
+        changelist = super().get_changelist_instance(request)
+        lender_names([p.loan for p in changelist.result_list])
+        return changelist
 
     @admin.display(description="state")
     def state(self, obj: Payment):
@@ -281,9 +330,9 @@ class PaymentAdmin(ReadOnlyAdmin):
     def borrower(self, obj: Payment):
         return obj.loan.borrower
 
-    @admin.display(description="lender", ordering="loan__lender__username")
-    def lender(self, obj: Payment):
-        return obj.loan.lender
+    @admin.display(description="lenders")
+    def lenders(self, obj: Payment) -> str:
+        return lenders_of(obj.loan)
 
 
 @admin.register(Notification)
@@ -344,9 +393,12 @@ class JobRunAdmin(ReadOnlyAdmin):
         summary = ", ".join(f"{name}={count}" for name, count in run.counts.items())
         self.message_user(request, f"Sweep #{run.pk} done: {summary}.", level=messages.SUCCESS)
 
-    @admin.display(boolean=True, description="failed")
-    def failed(self, obj: JobRun) -> bool:
-        return bool(obj.error)
+    @admin.display(description="failed")
+    def failed(self, obj: JobRun):
+        """Not a boolean column: Django draws True as a green tick, which read as "fine" for a failed sweep."""
+        if not obj.error:
+            return "-"
+        return format_html('<strong style="color:#c62828">{}</strong>', "FAILED")
 
 
 # The admin index (v2): the platform's fee revenue and the charged-off principal, for operators.

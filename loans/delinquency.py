@@ -10,7 +10,7 @@ import datetime
 
 from django.db.models import Min, QuerySet
 
-from loans.models import Loan, Payment
+from loans.models import UNPAID, Loan, Payment
 
 CURRENT = "current"
 GRACE = "grace"
@@ -37,7 +37,7 @@ def delinquency_bucket(days_past_due: int) -> str:
 
 def _counting(payments: QuerySet[Payment], today: datetime.date) -> QuerySet[Payment]:
     """The installments that make a loan late on `today`: unpaid, not 0.00, due before today."""
-    return payments.filter(paid=False, amount__gt=0, due_date__lt=today)
+    return payments.filter(UNPAID, amount__gt=0, due_date__lt=today)
 
 
 def days_past_due_from(oldest_due: datetime.date | None, today: datetime.date) -> int:

@@ -22,6 +22,7 @@ from lenme.locks import lock_loan, lock_offers, lock_payments
 from loans.delinquency import days_past_due_from, oldest_unpaid_due_dates
 from loans.models import (
     REPAYING_LOAN_STATUSES,
+    UNPAID,
     JobRun,
     Loan,
     LoanStatus,
@@ -33,6 +34,7 @@ from loans.models import (
 from loans.notifications import Event, notify
 from loans.services import loan_drop_lender, loan_reopen_if_no_pending, offers_release, payment_settle
 from loans.services.chargeoff import loan_age
+from loans.services.payments import payment_charge_late_fee
 from webhooks.delivery import deliver_due as webhooks_deliver_due
 from webhooks.delivery import emails_send_due
 
@@ -131,9 +133,7 @@ def _lapse_funding(loan_id: int, cutoff: datetime.datetime) -> int:
 
 def autopay_run(*, today: datetime.date) -> int:
     loan_ids = (
-        Payment.objects.filter(
-            paid=False, due_date__lte=today, loan__autopay=True, loan__status__in=REPAYING_LOAN_STATUSES
-        )
+        Payment.objects.filter(UNPAID, due_date__lte=today, loan__autopay=True, loan__status__in=REPAYING_LOAN_STATUSES)
         .values_list("loan_id", flat=True)
         .distinct()
         .order_by("loan_id")
@@ -147,7 +147,7 @@ def _autopay_loan(loan_id: int, today: datetime.date) -> int:
     if not loan.autopay or loan.status not in REPAYING_LOAN_STATUSES:
         return 0
     paid = 0
-    for payment in lock_payments(loan.payments.filter(paid=False, due_date__lte=today)):
+    for payment in lock_payments(loan.payments.filter(UNPAID, due_date__lte=today)):
         try:
             payment_settle(loan=loan, payment=payment, today=today)
         except InsufficientFunds:  # raised before anything is written: stop, the next sweep retries
@@ -161,7 +161,9 @@ def _autopay_loan(loan_id: int, today: datetime.date) -> int:
 
 def payments_mark_overdue(*, today: datetime.date) -> int:
     loan_ids = (
-        Payment.objects.filter(paid=False, overdue=False, due_date__lt=today, loan__status__in=REPAYING_LOAN_STATUSES)
+        Payment.objects.filter(
+            UNPAID, overdue=False, amount__gt=0, due_date__lt=today, loan__status__in=REPAYING_LOAN_STATUSES
+        )
         .values_list("loan_id", flat=True)
         .distinct()
         .order_by("loan_id")
@@ -172,10 +174,13 @@ def payments_mark_overdue(*, today: datetime.date) -> int:
 @atomic_retry
 def _mark_overdue(loan_id: int, today: datetime.date) -> int:
     loan = lock_loan(loan_id)
-    payments = lock_payments(loan.payments.filter(paid=False, overdue=False, due_date__lt=today))
-    for payment in payments:
-        payment.overdue = True
-        payment.late_fee += settings.LENME_LATE_FEE  # once: the overdue flag guards it
+    if loan.status not in REPAYING_LOAN_STATUSES:
+        return 0  # paid off since we looked
+    payments = [
+        p
+        for p in lock_payments(loan.payments.filter(UNPAID, overdue=False, due_date__lt=today))
+        if payment_charge_late_fee(p, on=today)  # once: the overdue flag guards it; never for 0.00
+    ]
     Payment.objects.bulk_update(payments, ["overdue", "late_fee"])
     notify(
         *(
@@ -198,11 +203,11 @@ def reminders_send(*, today: datetime.date) -> int:
     horizon = today + timedelta(days=settings.LENME_REMINDER_DAYS)
     by_loan: dict[int, list[int]] = defaultdict(list)
     rows = Payment.objects.filter(
-        paid=False,
+        UNPAID,
         reminder_sent_at__isnull=True,
         due_date__gte=today,
         due_date__lte=horizon,
-        loan__status=LoanStatus.FUNDED,
+        loan__status__in=REPAYING_LOAN_STATUSES,  # (v2) a DEFAULTED loan still takes payments
     ).values_list("loan_id", "pk")
     for loan_id, payment_id in rows:
         by_loan[loan_id].append(payment_id)
@@ -212,7 +217,9 @@ def reminders_send(*, today: datetime.date) -> int:
 @atomic_retry
 def _remind(loan_id: int, payment_ids: list[int]) -> int:
     loan = lock_loan(loan_id)
-    payments = lock_payments(loan.payments.filter(pk__in=payment_ids, paid=False, reminder_sent_at__isnull=True))
+    if loan.status not in REPAYING_LOAN_STATUSES:
+        return 0  # paid off since we looked (a charged-off loan still takes payments: still reminded)
+    payments = lock_payments(loan.payments.filter(UNPAID, pk__in=payment_ids, reminder_sent_at__isnull=True))
     now = timezone.now()
     for payment in payments:
         payment.reminder_sent_at = now
@@ -245,7 +252,10 @@ def loans_age(*, today: datetime.date) -> tuple[int, int]:
             "pk", "days_past_due", "status"
         )
     }
-    oldest = oldest_unpaid_due_dates(loan_ids=list(repaying), today=today)
+    # The same set as a subquery, not one bound parameter per loan (the book can be large).
+    oldest = oldest_unpaid_due_dates(
+        loan_ids=Loan.objects.filter(status__in=REPAYING_LOAN_STATUSES).values("pk"), today=today
+    )
     loan_ids = []
     for pk, (stored, status) in sorted(repaying.items()):
         now_due = days_past_due_from(oldest.get(pk), today)

@@ -51,6 +51,21 @@ LIVE_LOAN_STATUSES = (LoanStatus.OPEN, LoanStatus.OFFERED)
 REPAYING_LOAN_STATUSES = (LoanStatus.FUNDED, LoanStatus.DEFAULTED)
 
 
+class ClosedReason(models.TextChoices):
+    REPAID = "repaid"  # its last installment was paid
+    PREPAID = "prepaid"  # paid off early
+
+
+class PaymentStatus(models.TextChoices):
+    SCHEDULED = "scheduled"
+    PAID = "paid"
+    SETTLED = "settled"  # (v2) closed by a payoff without being paid as such
+
+
+# An installment still to pay: neither paid nor settled by a payoff.
+UNPAID = Q(paid=False, settled=False)
+
+
 class NoteStatus(models.TextChoices):
     ACTIVE = "ACTIVE"
     REPAID = "REPAID"
@@ -76,6 +91,8 @@ class Loan(models.Model):
     accepted_at = models.DateTimeField(null=True, blank=True)
     funded_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
+    # (v2) Why a COMPLETED loan closed; "" (shown as null) in every other state.
+    closed_reason = models.CharField(max_length=16, choices=ClosedReason.choices, blank=True, default="")
     # Set at accept, cleared when the lenders are dropped: the accepted offers' lenders in fill order,
     # and installment 1's amount (the notes' rows 1 summed), so reads need no query per loan.
     lender_ids = models.JSONField(default=list, blank=True)
@@ -98,6 +115,11 @@ class Loan(models.Model):
             ),
             models.CheckConstraint(
                 condition=~Q(status="DEFAULTED") | Q(defaulted_at__isnull=False), name="loan_defaulted_has_date"
+            ),
+            models.CheckConstraint(
+                condition=Q(status="COMPLETED", closed_reason__in=["repaid", "prepaid"])
+                | (~Q(status="COMPLETED") & Q(closed_reason="")),
+                name="loan_closed_reason_iff_completed",
             ),
         ]
 
@@ -180,13 +202,17 @@ class Payment(models.Model):
     overdue = models.BooleanField(default=False)
     paid = models.BooleanField(default=False)
     paid_at = models.DateTimeField(null=True, blank=True)
+    # (v2) Closed by a payoff (its principal paid in the payoff rows) without being paid as such.
+    settled = models.BooleanField(default=False)
     reminder_sent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["loan_id", "number"]
         constraints = [
             models.UniqueConstraint(fields=["loan", "number"], name="payment_number_unique_per_loan"),
-            models.CheckConstraint(condition=Q(amount__gt=0), name="payment_amount_positive"),
+            # (v2) 0.00 is possible after a prepayment (a note's rows can all be 0.00 but one).
+            models.CheckConstraint(condition=Q(amount__gte=0), name="payment_amount_non_negative"),
+            models.CheckConstraint(condition=~Q(paid=True, settled=True), name="payment_paid_or_settled"),
             models.CheckConstraint(condition=Q(principal__gte=0, interest__gte=0), name="payment_parts_non_negative"),
             models.CheckConstraint(condition=Q(late_fee__gte=0), name="payment_late_fee_non_negative"),
         ]
@@ -196,6 +222,16 @@ class Payment(models.Model):
 
     def amount_due(self) -> Decimal:
         return self.amount + self.late_fee
+
+    @property
+    def status(self) -> str:
+        if self.paid:
+            return PaymentStatus.PAID
+        return PaymentStatus.SETTLED if self.settled else PaymentStatus.SCHEDULED
+
+    def is_open(self) -> bool:
+        """Still to pay (see UNPAID)."""
+        return not self.paid and not self.settled
 
 
 class Note(models.Model):

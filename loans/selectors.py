@@ -1,18 +1,22 @@
 """Reads for the lending flow: visibility rules and list queries. Nothing here locks."""
 
+import datetime
 from decimal import Decimal
 from fractions import Fraction
 
 from django.conf import settings
-from django.db.models import Count, DecimalField, Exists, F, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models import Count, DecimalField, Exists, F, OuterRef, Q, QuerySet, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
 
 from accounts.models import Profile, Transaction
-from lenme.errors import Forbidden, NotFound
+from lenme.errors import Forbidden, InvalidState, NotFound, ValidationFailed
 from lenme.money import MONEY, round_fraction
 from loans import policies
 from loans.models import (
     LIVE_LOAN_STATUSES,
     REPAYING_LOAN_STATUSES,
+    UNPAID,
     Loan,
     Note,
     NotePayment,
@@ -22,6 +26,7 @@ from loans.models import (
     OfferStatus,
     Payment,
 )
+from loans.payoff import Installment, PayoffQuote, quote_from_parts, quote_position
 from loans.schedule import build_schedule
 
 
@@ -46,7 +51,7 @@ def _lends_on(user) -> Exists:
 def with_principal_outstanding(queryset: QuerySet[Loan]) -> QuerySet[Loan]:
     """Annotate each loan with the principal of its unpaid installments, in the same query."""
     unpaid = (
-        Payment.objects.filter(loan=OuterRef("pk"), paid=False)
+        Payment.objects.filter(UNPAID, loan=OuterRef("pk"))
         .order_by()
         .values("loan")
         .annotate(total=Sum("principal"))
@@ -152,14 +157,38 @@ def recoveries_subquery() -> Subquery:
     return Subquery(total, output_field=DecimalField(**MONEY))
 
 
-def notes_with_figures(queryset: QuerySet[Note]) -> QuerySet[Note]:
-    """Each note's figures from its rows, in the same query: principal outstanding (unpaid rows; 0.00
-    once REPAID), principal repaid, interest and late fees received (paid rows), and (v2) recoveries
-    (from the ledger)."""
+def _ledger_sum(kind: str) -> Subquery:
+    """What a note's lender received on it in ledger rows of `kind` (null when none)."""
+    total = (
+        Transaction.objects.filter(loan_note=OuterRef("pk"), to_user=OuterRef("lender"), kind=kind)
+        .order_by()
+        .values("loan_note")
+        .annotate(total=Sum("amount"))
+        .values("total")
+    )
+    return Subquery(total, output_field=DecimalField(**MONEY))
 
-    def rows_sum(field: str, paid: bool) -> Subquery:
+
+def _zero(expression) -> Coalesce:
+    return Coalesce(expression, Value(Decimal("0")), output_field=DecimalField(**MONEY))
+
+
+# (v2) A note row whose principal its lender has received: its installment paid, or settled by a payoff
+# (whose `payoff` row paid that principal plus the accrued interest).
+ROW_PAID = Q(payment__paid=True)
+ROW_SETTLED = Q(payment__settled=True)
+ROW_OPEN = Q(payment__paid=False, payment__settled=False)
+
+
+def notes_with_figures(queryset: QuerySet[Note]) -> QuerySet[Note]:
+    """Each note's figures from its rows and ledger rows, in the same query: principal outstanding (open
+    rows; 0.00 once REPAID); principal repaid: paid and settled rows plus (v2) its `prepayment` rows;
+    interest received: paid rows plus what its `payoff` row paid beyond the settled rows' principal;
+    late fees received (paid rows); and (v2) recoveries (from the ledger)."""
+
+    def rows_sum(field: str, condition: Q) -> Subquery:
         total = (
-            NotePayment.objects.filter(note=OuterRef("pk"), payment__paid=paid)
+            NotePayment.objects.filter(condition, note=OuterRef("pk"))
             .order_by()
             .values("note")
             .annotate(total=Sum(field))
@@ -167,11 +196,12 @@ def notes_with_figures(queryset: QuerySet[Note]) -> QuerySet[Note]:
         )
         return Subquery(total, output_field=DecimalField(**MONEY))
 
+    settled_principal = _zero(rows_sum("principal", ROW_SETTLED))
     return queryset.annotate(
-        unpaid_principal=rows_sum("principal", False),
-        paid_principal=rows_sum("principal", True),
-        paid_interest=rows_sum("interest", True),
-        paid_late_fees=rows_sum("late_fee", True),
+        unpaid_principal=rows_sum("principal", ROW_OPEN),
+        paid_principal=_zero(rows_sum("principal", ROW_PAID)) + settled_principal + _zero(_ledger_sum("prepayment")),
+        paid_interest=_zero(rows_sum("interest", ROW_PAID)) + _zero(_ledger_sum("payoff")) - settled_principal,
+        paid_late_fees=rows_sum("late_fee", ROW_PAID),
         recovered=recoveries_subquery(),
     )
 
@@ -266,30 +296,31 @@ def portfolio_get(*, user) -> dict:
         charged_off += row["charged_off"] or 0
 
     my_rows = NotePayment.objects.filter(note__lender=user).order_by()
-    paid = Q(payment__paid=True)
     received = my_rows.aggregate(
-        principal=Sum("principal", filter=paid),
-        interest=Sum("interest", filter=paid),
-        late_fees=Sum("late_fee", filter=paid),
+        paid_principal=Sum("principal", filter=ROW_PAID),
+        settled_principal=Sum("principal", filter=ROW_SETTLED),
+        paid_interest=Sum("interest", filter=ROW_PAID),
+        paid_late_fees=Sum("late_fee", filter=ROW_PAID),
     )
     # Principal outstanding of ACTIVE notes, per rate: both the total and the weighted average rate.
     by_rate = list(
-        my_rows.filter(payment__paid=False, note__status=NoteStatus.ACTIVE)
+        my_rows.filter(ROW_OPEN, note__status=NoteStatus.ACTIVE)
         .values("note__interest_rate")
         .annotate(principal=Sum("principal"))
         .values_list("note__interest_rate", "principal")
     )
-    recoveries = Transaction.objects.filter(
-        loan_note__lender=user,
-        to_user=user,
-        kind__in=RECEIPT_KINDS,
-        created_at__gte=F("loan_note__loan__defaulted_at"),
-    ).aggregate(total=Sum("amount"))["total"]
+    # One query over the ledger rows paid to the caller's notes: recoveries, prepayments and payoffs.
+    ledger = Transaction.objects.filter(loan_note__lender=user, to_user=user, kind__in=RECEIPT_KINDS).aggregate(
+        recoveries=Sum("amount", filter=Q(created_at__gte=F("loan_note__loan__defaulted_at"))),
+        prepaid=Sum("amount", filter=Q(kind="prepayment")),
+        payoff=Sum("amount", filter=Q(kind="payoff")),
+    )
+    settled = _money_sum(received["settled_principal"])
     held = Profile.objects.filter(user=user).values_list("reserved_balance", flat=True).first()
 
     loans = Loan.objects.filter(borrower=user)
     loan_counts = dict(loans.order_by().values("status").annotate(n=Count("pk")).values_list("status", "n"))
-    repaying = Payment.objects.filter(loan__borrower=user, loan__status__in=REPAYING_LOAN_STATUSES, paid=False)
+    repaying = Payment.objects.filter(UNPAID, loan__borrower=user, loan__status__in=REPAYING_LOAN_STATUSES)
     borrower_outstanding = repaying.aggregate(total=Sum("principal"))["total"]
     paid_out = Transaction.objects.filter(from_user=user, kind__in=RECEIPT_KINDS, loan__borrower=user).aggregate(
         total=Sum("amount")
@@ -305,12 +336,12 @@ def portfolio_get(*, user) -> dict:
             "notes": counts,
             "principal_invested": _money_sum(invested),
             "principal_outstanding": _money_sum(sum((w for _, w in by_rate if w), Decimal("0"))),
-            "principal_repaid": _money_sum(received["principal"]),
-            "interest_received": _money_sum(received["interest"]),
-            "late_fees_received": _money_sum(received["late_fees"]),
+            "principal_repaid": _money_sum(received["paid_principal"]) + settled + _money_sum(ledger["prepaid"]),
+            "interest_received": _money_sum(received["paid_interest"]) + _money_sum(ledger["payoff"]) - settled,
+            "late_fees_received": _money_sum(received["paid_late_fees"]),
             "fees_paid": _money_sum(fees),
             "charged_off_principal": _money_sum(charged_off),
-            "recoveries": _money_sum(recoveries),
+            "recoveries": _money_sum(ledger["recoveries"]),
             "held_in_offers": _money_sum(held),
             "weighted_average_rate": _weighted_rate(by_rate),
         },
@@ -328,3 +359,69 @@ def portfolio_get(*, user) -> dict:
             },
         },
     }
+
+
+# Payoff (v2) ----------------------------------------------------------------------------------------
+
+
+def funding_date(loan: Loan) -> datetime.date:
+    """The UTC date of `funded_at`: the schedule's start, and the start of period 1."""
+    return loan.funded_at.astimezone(datetime.UTC).date()
+
+
+def loan_payoff_quote(*, loan: Loan, as_of: datetime.date, payments: list[Payment] | None = None) -> PayoffQuote:
+    """What paying `loan` (FUNDED or DEFAULTED) off on `as_of` costs (loans.payoff): from its installments
+    (`payments`, when the caller holds them locked; else one query) and, in one more query whatever the
+    number of notes, each note's principal of rows j+1..n. Reads only."""
+    if payments is None:
+        payments = list(loan.payments.order_by("number"))
+    installments = [
+        Installment(
+            number=p.number,
+            due_date=p.due_date,
+            amount=p.amount,
+            late_fee=p.late_fee,
+            paid=not p.is_open(),
+            fee_added=p.overdue,
+        )
+        for p in payments
+    ]
+    position = quote_position(installments=installments, as_of=as_of)
+    principal_left = Coalesce(
+        Sum("rows__principal", filter=Q(rows__number__gt=position[0])),
+        Value(Decimal("0")),
+        output_field=DecimalField(**MONEY),
+    )
+    note_principals = list(
+        Note.objects.filter(loan=loan)
+        .order_by("pk")
+        .annotate(left=principal_left)
+        .values_list("pk", "interest_rate", "left")
+    )
+    return quote_from_parts(
+        funding_date=funding_date(loan),
+        installments=installments,
+        note_principals=note_principals,
+        as_of=as_of,
+        late_fee=settings.LENME_LATE_FEE,
+        position=position,
+    )
+
+
+def loan_payoff_quote_get(*, loan_id: int, user, as_of: datetime.date | None, invalid: Exception | None = None):
+    """GET .../payoff/: the loan visible to the user (else 404), the user its borrower or one of its
+    lenders (else 403), then `invalid` (the query's 400) and an `as_of` before today (400), then the
+    loan FUNDED or DEFAULTED (else 409 invalid_state)."""
+    loan = loan_get(loan_id=loan_id, user=user)
+    if not policies.may_see_schedule(loan, user):
+        raise Forbidden("Only the borrower and the loan's lenders see its payoff quote.")
+    if invalid is not None:
+        raise invalid
+    today = timezone.localdate()
+    if as_of is None:
+        as_of = today
+    elif as_of < today:
+        raise ValidationFailed.field("as_of", f"Must be today ({today}) or later.", "min_value")
+    if loan.status not in REPAYING_LOAN_STATUSES:
+        raise InvalidState(f"The loan is {loan.status}; only a FUNDED or DEFAULTED loan has a payoff quote.")
+    return loan, loan_payoff_quote(loan=loan, as_of=as_of)

@@ -6,11 +6,29 @@ from django.db.models import Sum
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from lenme.api.fields import MoneyField, QueryIntegerField, RateField, StrictBooleanField, StrictIntegerField
+from lenme.api.fields import (
+    MoneyField,
+    QueryDateField,
+    QueryIntegerField,
+    RateField,
+    StrictBooleanField,
+    StrictIntegerField,
+)
 from lenme.money import ZERO
 from loans import policies
 from loans.delinquency import BUCKETS
-from loans.models import Loan, LoanStatus, Note, NotePayment, NoteStatus, Notification, Offer, Payment
+from loans.models import (
+    ClosedReason,
+    Loan,
+    LoanStatus,
+    Note,
+    NotePayment,
+    NoteStatus,
+    Notification,
+    Offer,
+    Payment,
+    PaymentStatus,
+)
 
 LOAN_AMOUNT = dict(min_value=Decimal("1.00"), max_value=Decimal("1000000.00"))
 
@@ -69,10 +87,16 @@ class AutopaySerializer(serializers.Serializer):
 
 
 class PaymentSerializer(serializers.ModelSerializer):
-    amount = MoneyField()
-    principal = MoneyField()
-    interest = MoneyField()
-    late_fee = MoneyField()
+    amount = MoneyField(positive=False, help_text="(v2) Can be 0.00 after a prepayment; paying it then moves nothing.")
+    principal = MoneyField(positive=False)
+    interest = MoneyField(positive=False)
+    late_fee = MoneyField(positive=False)
+    status = serializers.ChoiceField(
+        choices=PaymentStatus.choices,
+        read_only=True,
+        help_text="(v2) scheduled (unpaid), paid, or settled (closed by a payoff without being paid as such: "
+        "`paid` stays false).",
+    )
     loan_status = serializers.ChoiceField(source="loan.status", choices=LoanStatus.choices, read_only=True)
 
     class Meta:
@@ -89,6 +113,7 @@ class PaymentSerializer(serializers.ModelSerializer):
             "overdue",
             "paid",
             "paid_at",
+            "status",
             "loan_status",
         ]
         read_only_fields = fields
@@ -127,6 +152,10 @@ class LoanSerializer(serializers.ModelSerializer):
         help_text="(v2) The bucket of days_past_due: current (0), grace (1-15), late_16_30, late_31_120, default "
         "(121+). For the borrower and the loan's lenders; null for anyone else."
     )
+    closed_reason = serializers.SerializerMethodField(
+        help_text="(v2) Why a COMPLETED loan closed: `repaid` (its last installment was paid) or `prepaid` (paid off "
+        "early); null in every other state."
+    )
     defaulted_at = serializers.SerializerMethodField(
         help_text="(v2) When the loan was charged off (FUNDED -> DEFAULTED at LENME_CHARGE_OFF_DAYS days past due, "
         "default 120); null before. For the borrower and the loan's lenders; null for anyone else."
@@ -136,7 +165,8 @@ class LoanSerializer(serializers.ModelSerializer):
         model = Loan
         fields = [
             "id", "borrower", "lender", "lenders", "amount", "term_months", "interest_rate", "lenme_fee",
-            "total_loan_amount", "monthly_payment_amount", "principal_outstanding", "status", "autopay",
+            "total_loan_amount", "monthly_payment_amount", "principal_outstanding", "status", "closed_reason",
+            "autopay",
             "days_past_due", "delinquency", "created_at", "accepted_at", "funded_at", "completed_at", "defaulted_at",
         ]  # fmt: skip
         read_only_fields = fields
@@ -145,6 +175,10 @@ class LoanSerializer(serializers.ModelSerializer):
         """(v2) Delinquency is the borrower's and the lenders' business; without a request we show nothing."""
         request = self.context.get("request")
         return request is not None and policies.may_see_schedule(loan, request.user)
+
+    @extend_schema_field(serializers.ChoiceField(choices=ClosedReason.choices, allow_null=True))
+    def get_closed_reason(self, loan: Loan) -> str | None:
+        return loan.closed_reason or None
 
     @extend_schema_field(serializers.IntegerField(allow_null=True, min_value=0))
     def get_days_past_due(self, loan: Loan) -> int | None:
@@ -233,9 +267,9 @@ class NoteRowSerializer(serializers.ModelSerializer):
         fields = ["number", "due_date", "amount", "principal", "interest", "late_fee", "paid", "status"]
         read_only_fields = fields
 
-    @extend_schema_field(serializers.ChoiceField(choices=["scheduled", "paid"]))
+    @extend_schema_field(serializers.ChoiceField(choices=PaymentStatus.choices))
     def get_status(self, row: NotePayment) -> str:
-        return "paid" if row.payment.paid else "scheduled"
+        return row.payment.status
 
 
 def _money_or_zero(value) -> str:
@@ -303,6 +337,40 @@ class NoteDetailSerializer(NoteSerializer):
 
 class NoteListQuerySerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=NoteStatus.choices, required=False)
+
+
+class PayoffQuerySerializer(serializers.Serializer):
+    as_of = QueryDateField(required=False, help_text="The day to quote for, YYYY-MM-DD; today (UTC) when left out.")
+
+
+class PayoffQuoteSerializer(serializers.Serializer):
+    loan = serializers.IntegerField()
+    as_of = serializers.DateField()
+    due_installments = serializers.ListField(
+        child=serializers.IntegerField(), help_text="The unpaid installments due on or before as_of, in order."
+    )
+    due_amount = MoneyField(positive=False, help_text="Their amount + late_fee, counting the fees they owe by as_of.")
+    principal_outstanding = MoneyField(positive=False, help_text="The principal of rows j+1..n.")
+    accrued_interest = MoneyField(
+        positive=False,
+        help_text="The sum over notes of round(B * rate / 1200 * d / D): the part of the current period that has run.",
+    )
+    total = MoneyField(positive=False, help_text="due_amount + principal_outstanding + accrued_interest.")
+
+
+class PayoffSerializer(serializers.Serializer):
+    total = MoneyField(
+        required=False,
+        help_text="The quote's total you expect to pay (from GET .../payoff/); if the payoff due now differs: 409 "
+        "quote_changed. Like every input amount it must be above 0 (else 400): when the quote's total is 0.00 "
+        "(every unpaid installment is 0.00 after prepayments), leave `total` out.",
+    )
+
+
+class PrepaySerializer(serializers.Serializer):
+    amount = MoneyField(
+        min_value=Decimal("0.01"), help_text="Extra principal, 0.01 to less than the principal outstanding."
+    )
 
 
 class QuoteQuerySerializer(serializers.Serializer):

@@ -2,6 +2,7 @@
 
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import generics, status
+from rest_framework.exceptions import ValidationError
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -27,7 +28,11 @@ from loans.serializers import (
     OfferCreateSerializer,
     OfferSerializer,
     PaymentSerializer,
+    PayoffQuerySerializer,
+    PayoffQuoteSerializer,
+    PayoffSerializer,
     PortfolioSerializer,
+    PrepaySerializer,
     QuoteQuerySerializer,
     QuoteSerializer,
 )
@@ -405,7 +410,11 @@ class PaymentPayView(LoanActionView):
         description="Pays `amount + late_fee` to the lender (v2: each note its row and late fee share); the last "
         "installment completes the loan. (v2) The loan may be FUNDED or DEFAULTED: on a DEFAULTED loan what the "
         "notes receive counts in their `recoveries`, and the last installment still completes the loan (notes "
-        "REPAID, `charged_off_principal` kept). Every payment sets the loan's `days_past_due` again as of today.",
+        "REPAID, `charged_off_principal` kept). Every payment sets the loan's `days_past_due` again as of today. "
+        "(v2) An installment paid on a day after its due date owes `LENME_LATE_FEE` once, whether or not a sweep "
+        "has marked it overdue yet (`overdue` becomes true and `late_fee` includes it in the answer); a 0.00 "
+        "installment never owes it and paying it moves nothing. A `settled` installment (after a payoff): 409 "
+        "`already_paid`.",
         conflicts=("already_paid", "out_of_order", "insufficient_funds"),
         response=PaymentSerializer,
         example=examples.PAYMENT_PAID,
@@ -417,6 +426,91 @@ class PaymentPayView(LoanActionView):
     def act(self, request: Request, loan_id: int, payment_id: int) -> Response:
         payment = services.payment_pay(loan_id=loan_id, payment_id=payment_id, borrower=request.user)
         return Response(represent(PaymentSerializer, payment))
+
+
+def _quote_body(loan_id: int, quote) -> dict:
+    return {
+        "loan": loan_id,
+        "as_of": quote.as_of,
+        "due_installments": quote.due_installments,
+        "due_amount": quote.due_amount,
+        "principal_outstanding": quote.principal_outstanding,
+        "accrued_interest": quote.accrued_interest,
+        "total": quote.total,
+    }
+
+
+class LoanPayoffView(LoanActionView):
+    role = "borrower"
+
+    @extend_schema(
+        tags=["payments"],
+        summary="(v2) Quote paying the loan off on a day (borrower or lender)",
+        description=examples.PAYOFF_QUOTE_DESCRIPTION,
+        parameters=[PayoffQuerySerializer],
+        responses={200: PayoffQuoteSerializer, **errors(404, 403, 400, conflicts=("invalid_state",))},
+        examples=[examples.PAYOFF_QUOTE_TWO_NOTES],
+    )
+    def get(self, request: Request, loan_id: int) -> Response:
+        query = PayoffQuerySerializer(data=request.query_params.dict())
+        valid = query.is_valid()
+        loan, quote = selectors.loan_payoff_quote_get(
+            loan_id=loan_id,
+            user=request.user,
+            as_of=query.validated_data.get("as_of") if valid else None,
+            invalid=None if valid else ValidationError(query.errors),
+        )
+        return Response(PayoffQuoteSerializer(_quote_body(loan.pk, quote)).data)
+
+    @_loan_action(
+        "(v2) Pay the loan off today (borrower)",
+        description=examples.PAYOFF_DESCRIPTION,
+        request=PayoffSerializer,
+        statuses=(404, 403, 400),
+        conflicts=("invalid_state", "quote_changed", "insufficient_funds"),
+        response=LoanDetailSerializer,
+        example=[examples.PAYOFF_REQUEST, examples.LOAN_PAID_OFF, examples.QUOTE_CHANGED],
+        tag="payments",
+    )
+    def post(self, request: Request, *args, **kwargs):
+        return super().post(request, *args, **kwargs)
+
+    def act(self, request: Request, loan_id: int) -> Response:
+        data = validated(PayoffSerializer, request, view=self)
+        loan = services.loan_payoff(loan_id=loan_id, borrower=request.user, **data)
+        return Response(LoanDetailSerializer(loan, context=_ctx(request)).data)
+
+
+class LoanPrepayView(LoanActionView):
+    role = "borrower"
+
+    @_loan_action(
+        "(v2) Pay extra principal now (borrower)",
+        description=examples.PREPAY_DESCRIPTION,
+        request=PrepaySerializer,
+        statuses=(404, 403, 400),
+        conflicts=("invalid_state", "out_of_order", "insufficient_funds"),
+        response=LoanDetailSerializer,
+        example=[examples.PREPAY_REQUEST, examples.LOAN_PREPAID],
+        tag="payments",
+    )
+    def post(self, request: Request, *args, **kwargs):
+        return super().post(request, *args, **kwargs)
+
+    def act(self, request: Request, loan_id: int) -> Response:
+        # The loan's state is checked before the amount (the contract): a bad amount is raised by the
+        # service after its state check, under the loan's lock.
+        if not isinstance(request.data, dict):
+            validated(PrepaySerializer, request, view=self)  # a 400 after the 404/403 precheck
+        body = PrepaySerializer(data=request.data, context={"request": request})
+        valid = body.is_valid()
+        loan = services.loan_prepay(
+            loan_id=loan_id,
+            borrower=request.user,
+            amount=body.validated_data.get("amount") if valid else None,
+            invalid=None if valid else ValidationError(body.errors),
+        )
+        return Response(LoanDetailSerializer(loan, context=_ctx(request)).data)
 
 
 class NoteListView(generics.ListAPIView):

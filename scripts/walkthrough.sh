@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The README's curl walkthrough as a checked script: 5000.00 for 6 months at 15.00%, offered, accepted,
 # funded, repaid in six installments, COMPLETED; then part 2 (v2 notes): two lenders fund one 1000.00 loan
-# in parts and each is repaid by its own note. The balances must move by exactly the expected amounts.
+# in parts and each is repaid by its own note; part 3 (v2): a 900.00 loan in two notes is prepaid in part,
+# then paid off early. The balances must move by exactly the expected amounts.
 #
 #   eval "$(.venv/bin/python manage.py seed_demo)"   # sets BORROWER_TOKEN, LENDER_TOKEN, LENDER2_TOKEN
 #   scripts/walkthrough.sh                           # BASE_URL defaults to http://127.0.0.1:8000
@@ -141,8 +142,35 @@ NOTE=$(echo "$NOTES" | pick 'd["results"][1]["id"]')
 expect "$(call 200 GET "/api/notes/$NOTE/" "$L2" | pick '[p["amount"] for p in d["payments"]], d["principal_repaid"], d["interest_received"], d["status"]')" "['102.30', '102.30', '102.30', '102.31'] 400.00 9.21 REPAID" "the second lender's note"
 # The borrower received 1000.00 and repaid 1021.77; the lenders paid 602.25 and 401.50 and got back
 # 612.56 (153.14 x 4) and 409.21 (102.30 x 3 + 102.31).
-expect "$(money_delta "$BORROWER_BEFORE" "$(call 200 GET /api/accounts/me/ "$B" | pick 'd["balance"]')")" "-21.77" "borrower balance change"
-expect "$(money_delta "$LENDER_BEFORE" "$(call 200 GET /api/accounts/me/ "$L" | pick 'd["balance"]')")" "10.31" "lender balance change"
-expect "$(money_delta "$LENDER2_BEFORE" "$(call 200 GET /api/accounts/me/ "$L2" | pick 'd["balance"]')")" "7.71" "lender2 balance change"
+BORROWER_AFTER=$(call 200 GET /api/accounts/me/ "$B" | pick 'd["balance"]')
+LENDER_AFTER=$(call 200 GET /api/accounts/me/ "$L" | pick 'd["balance"]')
+LENDER2_AFTER=$(call 200 GET /api/accounts/me/ "$L2" | pick 'd["balance"]')
+expect "$(money_delta "$BORROWER_BEFORE" "$BORROWER_AFTER")" "-21.77" "borrower balance change"
+expect "$(money_delta "$LENDER_BEFORE" "$LENDER_AFTER")" "10.31" "lender balance change"
+expect "$(money_delta "$LENDER2_BEFORE" "$LENDER2_AFTER")" "7.71" "lender2 balance change"
+
+echo "== 14. Part 3: prepay, then pay off early (v2)"
+BORROWER_BEFORE=$BORROWER_AFTER LENDER_BEFORE=$LENDER_AFTER LENDER2_BEFORE=$LENDER2_AFTER
+LOAN3=$(call 201 POST /api/loans/ "$B" '{"amount": "900.00", "term_months": 3, "interest_rate": "12.00"}' | pick 'd["id"]')
+OFFER_C=$(call 201 POST "/api/loans/$LOAN3/offers/" "$L" '{"interest_rate": "9.00", "amount": "600.00"}' | pick 'd["id"]')
+OFFER_D=$(call 201 POST "/api/loans/$LOAN3/offers/" "$L2" '{"interest_rate": "12.00"}' | pick 'd["id"]')
+expect "$(call 200 POST "/api/loans/$LOAN3/accept/" "$B" "{\"offer_ids\": [$OFFER_C, $OFFER_D]}" | pick 'd["status"], len(d["lenders"])')" "ACCEPTED 2" "two lenders accepted"
+expect "$(call 200 POST "/api/loans/$LOAN3/fund/" "$L" | pick 'd["status"]')" "ACCEPTED" "the first lender's confirmation"
+expect "$(call 200 POST "/api/loans/$LOAN3/fund/" "$L2" | pick 'd["status"], [p["amount"] for p in d["payments"]]')" "FUNDED ['305.02', '305.01', '305.01']" "funded in two notes"
+expect "$(call 200 GET "/api/loans/$LOAN3/payoff/" "$B" | pick 'd["due_installments"], d["principal_outstanding"], d["accrued_interest"], d["total"]')" "[] 900.00 0.00 900.00" "the payoff quote on the day of funding"
+LATER=$(python3 -c "import datetime; print(datetime.datetime.now(datetime.timezone.utc).date() + datetime.timedelta(days=10))")
+LATER_QUOTE=$(call 200 GET "/api/loans/$LOAN3/payoff/?as_of=$LATER" "$L")
+expect "$(echo "$LATER_QUOTE" | pick 'd["as_of"], d["principal_outstanding"]')" "$LATER 900.00" "a quote ten days on"
+expect "$(money_delta "$(echo "$LATER_QUOTE" | pick 'd["accrued_interest"]')" "$(echo "$LATER_QUOTE" | pick 'd["total"]')")" "900.00" "ten days on: total = principal + accrued"
+expect "$(call 200 POST "/api/loans/$LOAN3/prepay/" "$B" '{"amount": "300.00"}' | pick 'd["principal_outstanding"], [(p["amount"], p["interest"]) for p in d["payments"]]')" "600.00 [('205.84', '7.50'), ('203.35', '3.35'), ('203.34', '1.68')]" "re-levelled after a 300.00 prepayment"
+P1=$(call 200 GET "/api/loans/$LOAN3/payments/" "$B" | pick 'd[0]["id"]')
+expect "$(call 200 POST "/api/loans/$LOAN3/payments/$P1/pay/" "$B" | pick 'd["number"], d["amount"], d["status"]')" "1 205.84 paid" "installment 1 paid"
+TOTAL=$(call 200 GET "/api/loans/$LOAN3/payoff/" "$B" | pick 'd["total"]')
+expect "$TOTAL" "401.66" "the payoff quote after installment 1"
+expect "$(call 200 POST "/api/loans/$LOAN3/payoff/" "$B" "{\"total\": \"$TOTAL\"}" | pick 'd["status"], d["closed_reason"], [p["status"] for p in d["payments"]]')" "COMPLETED prepaid ['paid', 'settled', 'settled']" "paid off early"
+# The borrower paid 7.50 of interest; the lenders earned 4.50 and 3.00 less their fee shares 2.50 and 1.25.
+expect "$(money_delta "$BORROWER_BEFORE" "$(call 200 GET /api/accounts/me/ "$B" | pick 'd["balance"]')")" "-7.50" "borrower balance change"
+expect "$(money_delta "$LENDER_BEFORE" "$(call 200 GET /api/accounts/me/ "$L" | pick 'd["balance"]')")" "2.00" "lender balance change"
+expect "$(money_delta "$LENDER2_BEFORE" "$(call 200 GET /api/accounts/me/ "$L2" | pick 'd["balance"]')")" "1.75" "lender2 balance change"
 
 echo "walkthrough: OK"

@@ -35,6 +35,9 @@ CONTRACT = {
     ("post", "/api/loans/{}/reject/{}/"),
     ("get", "/api/loans/{}/payments/"),
     ("post", "/api/loans/{}/payments/{}/pay/"),
+    ("get", "/api/loans/{}/payoff/"),  # v2
+    ("post", "/api/loans/{}/payoff/"),  # v2
+    ("post", "/api/loans/{}/prepay/"),  # v2
     ("get", "/api/notifications/"),
     ("post", "/api/notifications/{}/read/"),
     # v2: Notes

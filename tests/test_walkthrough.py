@@ -156,13 +156,14 @@ def test_walkthrough_script_passes_against_a_live_server(live_server):
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.rstrip().endswith("walkthrough: OK")
     # Part 1: 1000.00 + 5000.00 - 5221.00 and 10000.00 - 5003.75 + 5221.00; part 2: the borrower repays
-    # 1021.77 for 1000.00, the lenders get 612.56 for 602.25 and 409.21 for 401.50. Checked here too.
+    # 1021.77 for 1000.00, the lenders get 612.56 for 602.25 and 409.21 for 401.50; part 3: the borrower
+    # pays 7.50 of interest (4.50 + 3.00, the first period's), the lenders earn it less 2.50 and 1.25 of fee.
     assert balances() == {
-        "demo_borrower": Decimal("779.00") + Decimal("1000.00") - Decimal("1021.77"),
-        "demo_lender": Decimal("10217.25") - Decimal("602.25") + Decimal("612.56"),
-        "demo_lender2": Decimal("10000.00") - Decimal("401.50") + Decimal("409.21"),
+        "demo_borrower": Decimal("779.00") + Decimal("1000.00") - Decimal("1021.77") - Decimal("7.50"),
+        "demo_lender": Decimal("10217.25") - Decimal("602.25") + Decimal("612.56") + Decimal("4.50") - Decimal("2.50"),
+        "demo_lender2": Decimal("10000.00") - Decimal("401.50") + Decimal("409.21") + Decimal("3.00") - Decimal("1.25"),
     }
-    assert Note.objects.count() == 3  # one for the v1 loan, two for part 2
+    assert Note.objects.count() == 5  # one for the v1 loan, two for part 2, two for part 3
     for username in TARGETS:
         assert ledger_sum(username) == balances()[username]
 

@@ -104,6 +104,18 @@ class QueryIntegerField(serializers.IntegerField):
         return super().to_internal_value(int(data))
 
 
+class QueryDateField(serializers.DateField):
+    """A calendar date written exactly YYYY-MM-DD (no time, no week dates, no "2026-1-5")."""
+
+    default_error_messages = {"invalid": "Must be a date written YYYY-MM-DD."}
+    _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+    def to_internal_value(self, data: object):
+        if not isinstance(data, str) or not self._DATE.fullmatch(data):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 class StrictBooleanField(serializers.BooleanField):
     default_error_messages = {"invalid": "Must be a JSON boolean."}
 

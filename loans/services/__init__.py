@@ -2,7 +2,7 @@
 it changes in the global order of lenme.locks, re-reads state under the lock, checks, then mutates.
 
 Checks run in the contract's precedence: 404 (not visible) -> 403 -> 400 -> 409 invalid_state -> 409s.
-One module per entity: loans, offers, notes (funding), payments; shared building blocks in common.
+One module per entity: loans, offers, notes (funding), payments, payoff (and prepayment); shared building blocks in common.
 """
 
 from loans.services.common import (
@@ -16,6 +16,7 @@ from loans.services.loans import loan_autopay_set, loan_cancel, loan_create, loa
 from loans.services.notes import loan_fund
 from loans.services.offers import loan_accept, offer_reject, offer_submit, offer_withdraw
 from loans.services.payments import payment_pay, payment_settle
+from loans.services.payoff import loan_payoff, loan_prepay
 
 __all__ = [
     "check_transition",
@@ -25,6 +26,8 @@ __all__ = [
     "loan_create",
     "loan_drop_lender",
     "loan_fund",
+    "loan_payoff",
+    "loan_prepay",
     "loan_publish",
     "loan_reopen_if_no_pending",
     "notification_read",

@@ -56,7 +56,7 @@ def loan_charge_off(*, loan: Loan) -> None:
     loan.defaulted_at = timezone.now()
     _save_loan(loan, "status", "defaulted_at")
     unpaid = (
-        NotePayment.objects.filter(note=OuterRef("pk"), payment__paid=False)
+        NotePayment.objects.filter(note=OuterRef("pk"), payment__paid=False, payment__settled=False)
         .order_by()
         .values("note")
         .annotate(total=Sum("principal"))

@@ -2,6 +2,7 @@
 
 import datetime
 
+from django.conf import settings
 from django.db import connection
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
@@ -21,6 +22,8 @@ from lenme.money import ZERO, split_largest_remainder
 from loans.delinquency import days_past_due_from
 from loans.models import (
     REPAYING_LOAN_STATUSES,
+    UNPAID,
+    ClosedReason,
     Loan,
     LoanStatus,
     Note,
@@ -30,8 +33,20 @@ from loans.models import (
     Payment,
 )
 from loans.notifications import Event, notify
+from loans.payoff import late_fee_owed
 from loans.services.chargeoff import loan_days_past_due_set
 from loans.services.common import _locked_visible_loan, _require_borrower, _save_loan, transition
+
+
+def payment_charge_late_fee(payment: Payment, *, on: datetime.date) -> bool:
+    """An installment unpaid (or being paid) on a day after its due date owes LENME_LATE_FEE once:
+    mark it overdue and add the fee, unless that was done already (the overdue flag guards it) or it is
+    0.00. The caller holds the payment's lock and saves it. Returns whether it changed."""
+    if not late_fee_owed(due_date=payment.due_date, amount=payment.amount, fee_added=payment.overdue, on=on):
+        return False
+    payment.overdue = True
+    payment.late_fee += settings.LENME_LATE_FEE
+    return True
 
 
 def payment_settle(*, loan: Loan, payment: Payment, today: datetime.date | None = None) -> None:
@@ -42,7 +57,10 @@ def payment_settle(*, loan: Loan, payment: Payment, today: datetime.date | None 
     loan what the notes receive is a recovery (counted from the ledger rows after `defaulted_at`); the
     last installment completes the loan either way and its notes are REPAID (charged-off principal kept).
     Then the loan's days past due are set again as of `today` (the payment's day; the sweep's for
-    autopay)."""
+    autopay). (v2) Paid on a day after its due date, it first owes the late fee (payment_charge_late_fee)
+    if no sweep has added it yet."""
+    today = today or timezone.localdate()
+    charged = payment_charge_late_fee(payment, on=today)
     rows = getattr(payment, "locked_note_rows", None)  # read with the payment's lock (payment_pay)
     if rows is None:
         rows = list(NotePayment.objects.filter(payment=payment).select_related("note").order_by("note_id"))
@@ -85,7 +103,7 @@ def payment_settle(*, loan: Loan, payment: Payment, today: datetime.date | None 
         NotePayment.objects.bulk_update(rows, ["late_fee"])
     payment.paid = True
     payment.paid_at = timezone.now()
-    payment.save(update_fields=["paid", "paid_at"])
+    payment.save(update_fields=["paid", "paid_at", *(["overdue", "late_fee"] if charged else [])])
     events = [
         Event(
             row.note.lender_id,
@@ -101,13 +119,13 @@ def payment_settle(*, loan: Loan, payment: Payment, today: datetime.date | None 
         # FUNDED or DEFAULTED -> COMPLETED: repaid after all.
         transition(loan, LoanStatus.COMPLETED)
         loan.completed_at = payment.paid_at
-        _save_loan(loan, "status", "completed_at")
+        loan.closed_reason = ClosedReason.REPAID
+        _save_loan(loan, "status", "completed_at", "closed_reason")
         Note.objects.filter(loan=loan).update(status=NoteStatus.REPAID)
         events += [
             Event(uid, NotificationKind.LOAN_COMPLETED, f"Loan #{loan.pk} is repaid in full.", loan.pk)
             for uid in (loan.borrower_id, *dict.fromkeys(r.note.lender_id for r in rows))
         ]
-    today = today or timezone.localdate()
     loan_days_past_due_set(loan=loan, today=today, days_past_due=_days_past_due_after(payment, today))
     payment.loan = loan
     notify(*events)
@@ -129,9 +147,9 @@ def _lock_payment_with_rows(loan: Loan, payment_id: int, today: datetime.date) -
     sql = (
         f"SELECT {select_columns(Payment, 'p')}, "  # noqa: S608 - names from the models, values as parameters
         f"EXISTS (SELECT 1 FROM {payment_table} e WHERE e.loan_id = p.loan_id AND e.number < p.number "
-        "AND NOT e.paid), "
+        "AND NOT e.paid AND NOT e.settled), "
         f"(SELECT MIN(o.due_date) FROM {payment_table} o WHERE o.loan_id = p.loan_id AND o.id <> p.id "
-        "AND NOT o.paid AND o.amount > 0 AND o.due_date < %s), "
+        "AND NOT o.paid AND NOT o.settled AND o.amount > 0 AND o.due_date < %s), "
         f"{select_columns(NotePayment, 'r')}, {select_columns(Note, 'n')} "
         f"FROM {payment_table} p LEFT JOIN {row_table} r ON r.payment_id = p.id "
         f"LEFT JOIN {note_table} n ON n.id = r.note_id "
@@ -164,7 +182,7 @@ def payment_pay(*, loan_id: int, payment_id: int, borrower) -> Payment:
     if connection.vendor == "postgresql":
         payments = _lock_payment_with_rows(loan, payment_id, today)
     else:
-        earlier_unpaid = Payment.objects.filter(loan=OuterRef("loan"), number__lt=OuterRef("number"), paid=False)
+        earlier_unpaid = Payment.objects.filter(UNPAID, loan=OuterRef("loan"), number__lt=OuterRef("number"))
         payments = lock_payments(loan.payments.filter(pk=payment_id).annotate(earlier_unpaid=Exists(earlier_unpaid)))
     if not payments:
         raise NotFound("No such payment on this loan.")
@@ -172,6 +190,8 @@ def payment_pay(*, loan_id: int, payment_id: int, borrower) -> Payment:
     _require_borrower(loan, borrower)
     if payment.paid:
         raise AlreadyPaid()
+    if payment.settled:
+        raise AlreadyPaid("This installment was settled by the loan's payoff.")
     if loan.status not in REPAYING_LOAN_STATUSES:  # pragma: no cover - unpaid rows exist only on these
         raise InvalidState(f"The loan is {loan.status}.")
     if payment.earlier_unpaid:

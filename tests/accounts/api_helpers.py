@@ -31,7 +31,7 @@ TRANSACTION_FIELDS = {
 LOAN_FIELDS = {
     "id", "borrower", "lender", "lenders", "amount", "term_months", "interest_rate", "lenme_fee", "total_loan_amount",
     "monthly_payment_amount", "principal_outstanding", "status", "autopay", "created_at", "accepted_at", "funded_at",
-    "completed_at", "days_past_due", "delinquency", "defaulted_at",
+    "completed_at", "days_past_due", "delinquency", "defaulted_at", "closed_reason",
 }  # fmt: skip
 LOAN_DETAIL_FIELDS = LOAN_FIELDS | {"payments"}
 OFFER_FIELDS = {
@@ -40,7 +40,7 @@ OFFER_FIELDS = {
 }  # fmt: skip
 PAYMENT_FIELDS = {
     "id", "loan", "number", "due_date", "amount", "principal", "interest", "late_fee", "overdue", "paid", "paid_at",
-    "loan_status",
+    "status", "loan_status",
 }  # fmt: skip
 PAGE_FIELDS = {"count", "next", "previous", "results"}
 

@@ -9,6 +9,7 @@ from decimal import Decimal
 import pytest
 from django.db import connection
 
+from accounts.models import Transaction
 from loans import jobs
 from loans.models import Loan, Note, Notification, Payment
 from tests import factories
@@ -66,3 +67,65 @@ def test_two_sweeps_at_once_age_and_charge_off_each_loan_once(settings, capsys):
     assert again.counts["days_past_due_set"] == 0 and again.counts["charged_off"] == 0
     checked = assert_audit_clean()
     show(capsys, "two sweeps over 50 overdue loans", {"sweep counts": counts, "audit checks": checked})
+
+
+def test_payments_racing_the_charge_off_sweep_are_recoveries_exactly_when_they_come_after_it(harness, settings, capsys):
+    """The borrower pays installment 1 of 20 loans while a sweep on the day they reach
+    LENME_CHARGE_OFF_DAYS ages them. Per loan, under its lock, one of two orders happened: paid first
+    (the loan is no longer at the threshold: FUNDED, nothing charged off) or charged off first (the
+    whole principal charged off, the payment a recovery). Never a mix; every pay answers 200."""
+    settings.LENME_LATE_FEE = Decimal("5.00")
+    borrower = factories.UserFactory(username="b", balance=Decimal("10000.00"))
+    lenders = [factories.UserFactory(username=f"l{i}", balance=Decimal("100000.00")) for i in range(2)]
+    loans = [
+        funded_loan(borrower, [(lenders[0], "10.00", "60.00"), (lenders[1], "12.00", "40.00")], amount="100.00", term=3)
+        for _ in range(20)
+    ]
+    first = {loan.pk: Payment.objects.get(loan=loan, number=1) for loan in loans}
+    second = {loan.pk: Payment.objects.get(loan=loan, number=2).due_date for loan in loans}
+    assert len({p.due_date for p in first.values()}) == 1
+    day = next(iter(first.values())).due_date + datetime.timedelta(days=settings.LENME_CHARGE_OFF_DAYS)
+    api = harness.api(borrower)
+    replies: list = []
+
+    def pay_all():
+        for loan in loans:
+            replies.append(api.post(f"/api/loans/{loan.pk}/payments/{first[loan.pk].pk}/pay/"))
+
+    barrier = threading.Barrier(2)
+
+    def run(job):
+        try:
+            barrier.wait(timeout=30)
+            job()
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(job,)) for job in (pay_all, lambda: jobs.sweep(today=day))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=300)
+
+    assert [r.status for r in replies] == [200] * 20, [r.raw[:200] for r in replies if r.status != 200]
+    outcomes = Counter()
+    for loan in Loan.objects.filter(pk__in=[x.pk for x in loans]):
+        assert Payment.objects.get(pk=first[loan.pk].pk).paid
+        notes = list(Note.objects.filter(loan=loan).order_by("pk"))
+        if loan.status == "FUNDED":  # paid first: the sweep then saw installment 2 as the oldest unpaid
+            outcomes["paid first"] += 1
+            assert loan.days_past_due == (day - second[loan.pk]).days < settings.LENME_CHARGE_OFF_DAYS
+            assert {(n.status, n.charged_off_principal) for n in notes} == {("ACTIVE", Decimal("0.00"))}
+            assert not Notification.objects.filter(kind="loan_defaulted", loan=loan).exists()
+        else:
+            outcomes["charged off first"] += 1
+            assert loan.status == "DEFAULTED"
+            for note in notes:
+                assert note.status == "CHARGED_OFF" and note.charged_off_principal == note.amount
+                body = harness.api(note.lender).get(f"/api/notes/{note.pk}/").body
+                receipt = Transaction.objects.get(loan_note=note, kind="repayment")
+                assert receipt.created_at >= loan.defaulted_at
+                assert Decimal(body["recoveries"]) == receipt.amount > 0
+    assert sum(outcomes.values()) == 20
+    checked = assert_audit_clean()
+    show(capsys, "pay racing the charge-off sweep over 20 loans", {**outcomes, "audit checks": checked})

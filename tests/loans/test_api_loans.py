@@ -45,6 +45,7 @@ def test_create_loan_returns_the_loan_with_every_field(borrower, borrower_api):
         "monthly_payment_amount": None,
         "principal_outstanding": "0.00",  # v2
         "status": "OPEN",
+        "closed_reason": None,
         "autopay": False,
         "accepted_at": None,
         "funded_at": None,

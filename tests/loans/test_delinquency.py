@@ -257,3 +257,62 @@ def test_pay_on_a_defaulted_loan_still_refuses_out_of_order_and_paid(two_note_lo
     assert api.post(f"/api/loans/{loan.pk}/payments/{p1.pk}/pay/").status_code == 200
     assert api.post(f"/api/loans/{loan.pk}/payments/{p1.pk}/pay/").json()["code"] == "already_paid"
     assert Payment.objects.filter(loan=loan, paid=True).count() == 1
+
+
+def test_a_defaulted_loan_still_reminds_its_borrower_of_installments_coming_due(two_note_loan, settings):
+    """Rule 5 holds for every installment: a DEFAULTED loan still takes payments, so the borrower is
+    reminded of the ones still to come due, once each, as on a FUNDED loan."""
+    loan, borrower, la, lb = two_note_loan
+    charge_off(loan, settings)
+    last = Payment.objects.get(loan=loan, number=6)
+    assert not last.paid and last.reminder_sent_at is None
+    day = last.due_date - datetime.timedelta(days=settings.LENME_REMINDER_DAYS)
+    assert jobs.sweep(today=day).counts["reminders"] == 1
+    assert jobs.sweep(today=day).counts["reminders"] == 0
+    last.refresh_from_db()
+    assert last.reminder_sent_at is not None
+    due = Notification.objects.filter(kind="payment_due", loan=loan, user=borrower, message__contains="Installment 6")
+    assert due.count() == 1
+    assert not Notification.objects.filter(kind="payment_due", loan=loan).exclude(user=borrower).exists()
+
+
+def test_the_sweeps_delinquency_candidates_do_not_list_every_loan_in_its_sql(people):
+    """Rule 6 looks at every FUNDED or DEFAULTED loan each sweep: their ids must stay in the database
+    (a subquery), not come back as one bound parameter each (SQLite refuses past 32766, and the statement
+    grows with the book)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    borrower, la, _ = people
+    factories.account_deposit(user=la, amount=D("100000.00"))
+    loans = [funded_loan(borrower, [(la, "10.00", None)], amount="30.00", term=3) for _ in range(40)]
+    today = due_date(loans[0], 1)  # nothing is past due yet: no loan is a candidate
+    with CaptureQueriesContext(connection) as ctx:
+        assert jobs.loans_age(today=today) == (0, 0)
+    assert len(ctx.captured_queries) == 2
+    for query in ctx.captured_queries:
+        assert query["sql"].count(",") < 40, query["sql"]
+
+
+def test_lists_show_delinquency_to_parties_only_and_each_lender_its_own_charged_off_note(two_note_loan, settings):
+    """An OPEN loan is visible to everyone, its delinquency only to its borrower; on a charged-off loan
+    each lender's notes page shows its own note (charged-off principal, recoveries), never the other's."""
+    loan, borrower, la, lb = two_note_loan
+    outsider = factories.UserFactory(username="out2", balance=D("10.00"))
+    open_loan = services.loan_create(borrower=borrower, amount=D("50.00"), term_months=1, interest_rate=D("9.00"))
+    listed = client_for(outsider).get("/api/loans/available/").json()["results"]
+    assert [(x["id"], x["days_past_due"], x["delinquency"]) for x in listed] == [(open_loan.pk, None, None)]
+    assert client_for(outsider).get(f"/api/loans/{open_loan.pk}/").json()["delinquency"] is None
+    assert client_for(borrower).get(f"/api/loans/{open_loan.pk}/").json()["delinquency"] == "current"
+    charge_off(loan, settings)
+    p1 = Payment.objects.get(loan=loan, number=1)
+    services.payment_pay(loan_id=loan.pk, payment_id=p1.pk, borrower=borrower)
+    for lender in (la, lb):
+        rows = client_for(lender).get(f"/api/loans/{loan.pk}/notes/").json()["results"]
+        note = Note.objects.get(loan=loan, lender=lender)
+        received = Transaction.objects.get(loan_note=note, kind="repayment").amount
+        assert [(r["id"], r["lender"], r["charged_off_principal"], r["recoveries"]) for r in rows] == [
+            (note.pk, lender.pk, f"{note.amount}", f"{received}")
+        ]
+        assert [x["id"] for x in client_for(lender).get("/api/notes/").json()["results"]] == [note.pk]
+    assert client_for(outsider).get(f"/api/loans/{loan.pk}/notes/").status_code == 404
