@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 
 from django.conf import settings
-from django.db import OperationalError, connection, transaction
+from django.db import DatabaseError, OperationalError, connection, transaction
 
 from lenme.errors import Conflict
 
@@ -178,3 +178,21 @@ def instance_from_row(model, row, start: int = 0):
         for converter in converters:
             values[i] = converter(values[i], column, connection)
     return model.from_db(connection.alias, [f.attname for f in fields], values)
+
+
+def save_fields(obj, fields: list[str]) -> None:
+    """`obj.save(update_fields=fields)` as one UPDATE written without the ORM's compiler: the same
+    values (auto_now fields stamped by their pre_save), and the same error when no row was updated.
+    For models with no save() override and no save signals (Loan, Payment)."""
+    meta = obj._meta
+    qn = connection.ops.quote_name
+    targets = [meta.get_field(name) for name in fields]
+    params = [f.get_db_prep_save(f.pre_save(obj, False), connection) for f in targets]
+    sql = (
+        f"UPDATE {qn(meta.db_table)} SET {', '.join(f'{qn(f.column)} = %s' for f in targets)} "  # noqa: S608
+        f"WHERE {qn(meta.pk.column)} = %s"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, obj.pk])
+        if cursor.rowcount != 1:
+            raise DatabaseError("Save with update_fields did not affect any rows.")

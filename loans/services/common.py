@@ -8,6 +8,7 @@ from decimal import Decimal
 from django.utils import timezone
 
 from accounts.services import profiles_save
+from lenme.db import save_fields
 from lenme.errors import (
     InvalidState,
     NotFound,
@@ -104,4 +105,4 @@ def _save_offers(offers: list[Offer]) -> None:
 
 
 def _save_loan(loan: Loan, *fields: str) -> None:
-    loan.save(update_fields=[*fields, "updated_at"])
+    save_fields(loan, [*fields, "updated_at"])  # loan.save(update_fields=...), written once

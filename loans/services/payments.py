@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from accounts.models import TransactionKind
 from accounts.services import ledger_transfer, profiles_save
-from lenme.db import atomic_retry, instance_from_row, select_columns
+from lenme.db import atomic_retry, instance_from_row, save_fields, select_columns
 from lenme.errors import (
     AlreadyPaid,
     InsufficientFunds,
@@ -103,7 +103,7 @@ def payment_settle(*, loan: Loan, payment: Payment, today: datetime.date | None 
         NotePayment.objects.bulk_update(rows, ["late_fee"])
     payment.paid = True
     payment.paid_at = timezone.now()
-    payment.save(update_fields=["paid", "paid_at", *(["overdue", "late_fee"] if charged else [])])
+    save_fields(payment, ["paid", "paid_at", *(["overdue", "late_fee"] if charged else [])])  # payment.save(...)
     events = [
         Event(
             row.note.lender_id,
