@@ -7,6 +7,7 @@ from decimal import Decimal as D
 from fractions import Fraction
 
 import pytest
+from django.db import connection
 from django.db.models import Sum
 from django.utils import timezone
 
@@ -395,11 +396,12 @@ def test_quote_prepay_and_payoff_take_a_number_of_queries_that_does_not_grow_wit
     loan = _loan_with_notes(borrower, n)
     with django_assert_max_num_queries(5):  # auth, the loan, the installments, the notes' principal left
         assert quote(borrower, loan.pk).status_code == 200
-    with django_assert_max_num_queries(19):
+    # PostgreSQL folds the balances with the ledger rows and the notifications with their outbox rows.
+    with django_assert_max_num_queries(16 if connection.vendor == "postgresql" else 19):
         response = post(borrower, f"/api/loans/{loan.pk}/prepay/", {"amount": f"{D(25 * n) / 5:.2f}"})
     assert response.status_code == 200, response.content
     assert Transaction.objects.filter(loan=loan, kind="prepayment").count() == n
-    with django_assert_max_num_queries(19):
+    with django_assert_max_num_queries(16 if connection.vendor == "postgresql" else 19):
         response = post(borrower, f"/api/loans/{loan.pk}/payoff/")
     assert response.status_code == 200, response.content
     assert Transaction.objects.filter(loan=loan, kind="payoff").count() == n
