@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from accounts.models import Profile, Transaction
 from lenme.errors import Forbidden, InvalidState, NotFound, ValidationFailed
-from lenme.money import MONEY, round_fraction
+from lenme.money import CENT, MONEY, round_fraction
 from loans import policies
 from loans.models import (
     LIVE_LOAN_STATUSES,
@@ -392,12 +392,14 @@ def loan_payoff_quote(*, loan: Loan, as_of: datetime.date, payments: list[Paymen
         Value(Decimal("0")),
         output_field=DecimalField(**MONEY),
     )
-    note_principals = list(
-        Note.objects.filter(loan=loan)
+    # Sums of whole cents; quantized because SQLite's SUM returns them with extra zero digits.
+    note_principals = [
+        (pk, rate, Decimal(left).quantize(CENT))
+        for pk, rate, left in Note.objects.filter(loan=loan)
         .order_by("pk")
         .annotate(left=principal_left)
         .values_list("pk", "interest_rate", "left")
-    )
+    ]
     return quote_from_parts(
         funding_date=funding_date(loan),
         installments=installments,

@@ -89,8 +89,8 @@ def loan_payoff(*, loan_id: int, borrower, total: Decimal | None = None) -> Loan
                 to_profile=profiles[note.lender_id],
                 loan=loan,
                 loan_note=note,
-                note=f"Loan #{loan.pk} payoff (note #{note.pk}): principal {part.principal}, "
-                f"interest {part.accrued_interest}",
+                note=f"Loan #{loan.pk} payoff (note #{note.pk}): principal {part.principal:.2f}, "
+                f"interest {part.accrued_interest:.2f}",
             )
         )
         events.append(

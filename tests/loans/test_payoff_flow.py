@@ -3,6 +3,7 @@ fee owed by a late payment, and the errors that move nothing. Expected figures a
 API.md's words (delinquency_helpers.ref_schedule, ref_round), not by the production functions."""
 
 import datetime
+import re
 from decimal import Decimal as D
 from fractions import Fraction
 
@@ -418,3 +419,14 @@ def test_the_prepay_swagger_example_is_the_readmes_part_3_by_the_reference():
     ]
     got = [(D(p["amount"]), D(p["interest"])) for p in examples.LOAN_PREPAID.value["payments"]]
     assert got == expected == [(D("205.84"), D("7.50")), (D("203.35"), D("3.35")), (D("203.34"), D("1.68"))]
+
+
+def test_payoff_ledger_rows_say_their_principal_and_interest_in_cents(two_notes):
+    loan, borrower, *_ = two_notes
+    assert post(borrower, f"/api/loans/{loan.pk}/payoff/").status_code == 200
+    notes = list(Transaction.objects.filter(loan=loan, kind="payoff").order_by("pk").values_list("note", flat=True))
+    assert len(notes) == 2
+    for text in notes:
+        principal = text.split("principal ")[1].split(",")[0]
+        interest = text.split("interest ")[1]
+        assert re.fullmatch(r"\d+\.\d\d", principal) and re.fullmatch(r"\d+\.\d\d", interest), text
