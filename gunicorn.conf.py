@@ -27,6 +27,12 @@ threads = _int("GUNICORN_THREADS", 2)
 timeout = _int("GUNICORN_TIMEOUT", 30)  # a worker silent this long is killed and restarted
 graceful_timeout = _int("GUNICORN_GRACEFUL_TIMEOUT", 30)  # in-flight requests finish on restart
 keepalive = _int("GUNICORN_KEEPALIVE", 5)  # seconds an idle client connection stays open
+# gunicorn 27's control socket defaults to one path per user ($HOME/.gunicorn/gunicorn.ctl), which every
+# instance on the machine would share (the last one started takes it over): off unless given a path.
+control_socket = os.environ.get("GUNICORN_CONTROL_SOCKET", "").strip() or None
+control_socket_disable = control_socket is None
+if control_socket is None:
+    del control_socket
 # The app logs every request itself (lenme.access); gunicorn's own access log would repeat it.
 accesslog = None
 errorlog = "-"

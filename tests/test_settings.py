@@ -75,7 +75,10 @@ def test_production_defaults_keep_database_connections_open_and_check_them():
 def test_gunicorn_config_defaults_and_environment(monkeypatch):
     import runpy
 
-    for name in ("GUNICORN_WORKERS", "GUNICORN_WORKER_CLASS", "GUNICORN_THREADS", "GUNICORN_TIMEOUT", "GUNICORN_BIND"):
+    for name in (
+        "GUNICORN_WORKERS", "GUNICORN_WORKER_CLASS", "GUNICORN_THREADS", "GUNICORN_TIMEOUT", "GUNICORN_BIND",
+        "GUNICORN_CONTROL_SOCKET",
+    ):  # fmt: skip
         monkeypatch.delenv(name, raising=False)
     config = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
     assert (config["workers"], config["worker_class"], config["timeout"], config["accesslog"]) == (
@@ -85,6 +88,12 @@ def test_gunicorn_config_defaults_and_environment(monkeypatch):
         None,
     )
     assert config["wsgi_app"] == "lenme.wsgi:application"
+    assert config["control_socket_disable"] is True and "control_socket" not in config
+
+    monkeypatch.setenv("GUNICORN_CONTROL_SOCKET", "/tmp/lenme-test.ctl")
+    config = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+    assert (config["control_socket"], config["control_socket_disable"]) == ("/tmp/lenme-test.ctl", False)
+    monkeypatch.delenv("GUNICORN_CONTROL_SOCKET")
 
     monkeypatch.setenv("GUNICORN_WORKERS", "9")
     monkeypatch.setenv("GUNICORN_TIMEOUT", "5")
