@@ -21,9 +21,13 @@ from loans.models import (
     OFFER_TRANSITIONS,
     Loan,
     LoanStatus,
+    Note,
+    NoteStatus,
+    NotificationKind,
     Offer,
     OfferStatus,
 )
+from loans.notifications import Event
 from loans.selectors import loan_is_visible
 
 
@@ -92,6 +96,22 @@ def loan_drop_lender(loan: Loan, new_status: str) -> None:
     loan.interest_rate = loan.requested_interest_rate
     loan.accepted_at = None
     _save_loan(loan, "status", "lender", "lender_ids", "first_installment", "interest_rate", "accepted_at")
+
+
+def loan_complete(loan: Loan, *, reason: str, at, lender_ids, message: str) -> list[Event]:
+    """FUNDED or DEFAULTED -> COMPLETED (its last installment paid, or paid off early: `reason`), with
+    nothing past due; every note REPAID (charged-off principal kept). Returns the loan_completed events
+    for the borrower and each lender, for the caller to send with its own."""
+    transition(loan, LoanStatus.COMPLETED)
+    loan.completed_at = at
+    loan.closed_reason = reason
+    loan.days_past_due = 0
+    _save_loan(loan, "status", "completed_at", "closed_reason", "days_past_due")
+    Note.objects.filter(loan=loan).update(status=NoteStatus.REPAID)
+    return [
+        Event(uid, NotificationKind.LOAN_COMPLETED, message, loan.pk)
+        for uid in (loan.borrower_id, *dict.fromkeys(lender_ids))
+    ]
 
 
 def _save_offers(offers: list[Offer]) -> None:

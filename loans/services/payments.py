@@ -25,17 +25,15 @@ from loans.models import (
     UNPAID,
     ClosedReason,
     Loan,
-    LoanStatus,
     Note,
     NotePayment,
-    NoteStatus,
     NotificationKind,
     Payment,
 )
 from loans.notifications import Event, notify
 from loans.payoff import late_fee_owed
 from loans.services.chargeoff import loan_days_past_due_set
-from loans.services.common import _locked_visible_loan, _require_borrower, _save_loan, transition
+from loans.services.common import _locked_visible_loan, _require_borrower, loan_complete
 
 
 def payment_charge_late_fee(payment: Payment, *, on: datetime.date) -> bool:
@@ -117,15 +115,13 @@ def payment_settle(*, loan: Loan, payment: Payment, today: datetime.date | None 
     ]
     if payment.number == loan.term_months:
         # FUNDED or DEFAULTED -> COMPLETED: repaid after all.
-        transition(loan, LoanStatus.COMPLETED)
-        loan.completed_at = payment.paid_at
-        loan.closed_reason = ClosedReason.REPAID
-        _save_loan(loan, "status", "completed_at", "closed_reason")
-        Note.objects.filter(loan=loan).update(status=NoteStatus.REPAID)
-        events += [
-            Event(uid, NotificationKind.LOAN_COMPLETED, f"Loan #{loan.pk} is repaid in full.", loan.pk)
-            for uid in (loan.borrower_id, *dict.fromkeys(r.note.lender_id for r in rows))
-        ]
+        events += loan_complete(
+            loan,
+            reason=ClosedReason.REPAID,
+            at=payment.paid_at,
+            lender_ids=[r.note.lender_id for r in rows],
+            message=f"Loan #{loan.pk} is repaid in full.",
+        )
     loan_days_past_due_set(loan=loan, today=today, days_past_due=_days_past_due_after(payment, today))
     payment.loan = loan
     notify(*events)

@@ -26,13 +26,12 @@ from loans.models import (
     LoanStatus,
     Note,
     NotePayment,
-    NoteStatus,
     NotificationKind,
     Payment,
 )
 from loans.notifications import Event, notify
 from loans.payoff import relevel_rows
-from loans.services.common import _locked_visible_loan, _require_borrower, _save_loan, transition
+from loans.services.common import _locked_visible_loan, _require_borrower, _save_loan, loan_complete
 from loans.services.payments import payment_settle
 
 
@@ -61,10 +60,10 @@ def loan_payoff(*, loan_id: int, borrower, total: Decimal | None = None) -> Loan
         raise QuoteChanged(f"The payoff due today is {quote.total}, not {total}.")
     notes = {n.pk: n for n in Note.objects.filter(loan=loan).order_by("pk")}
     profiles = lock_profiles([loan.borrower_id, *(n.lender_id for n in notes.values())])
-    available = profiles[loan.borrower_id].available_balance()
-    if available < quote.total:
+    if not profiles[loan.borrower_id].has_sufficient_funds(quote.total):
         raise InsufficientFunds(
-            f"Paying this loan off today needs {quote.total}; your available balance is {available:.2f}."
+            f"Paying this loan off today needs {quote.total}; your available balance is "
+            f"{profiles[loan.borrower_id].available_balance():.2f}."
         )
 
     by_number = {p.number: p for p in payments}
@@ -74,49 +73,29 @@ def loan_payoff(*, loan_id: int, borrower, total: Decimal | None = None) -> Loan
         return _with_schedule(loan)  # the last installment was due: paying it completed the loan (repaid)
 
     profiles = lock_profiles([loan.borrower_id, *(n.lender_id for n in notes.values())])  # as settled above
-    borrower_profile = profiles[loan.borrower_id]
-    entries, events = [], []
-    for part in quote.notes:
-        note = notes[part.note_id]
-        amount = part.principal + part.accrued_interest
-        if amount <= 0:
-            continue  # no ledger row for 0.00
-        entries.append(
-            ledger_transfer(
-                kind=TransactionKind.PAYOFF,
-                amount=amount,
-                from_profile=borrower_profile,
-                to_profile=profiles[note.lender_id],
-                loan=loan,
-                loan_note=note,
-                note=f"Loan #{loan.pk} payoff (note #{note.pk}): principal {part.principal:.2f}, "
-                f"interest {part.accrued_interest:.2f}",
+    events = _pay_notes(
+        loan=loan,
+        kind=TransactionKind.PAYOFF,
+        profiles=profiles,
+        parts=[
+            (
+                notes[part.note_id],
+                part.principal + part.accrued_interest,
+                f"payoff (note #{part.note_id}): principal {part.principal:.2f}, interest {part.accrued_interest:.2f}",
+                "was paid off: {amount} to your note #{note}.",
             )
-        )
-        events.append(
-            Event(
-                note.lender_id,
-                NotificationKind.PAYMENT_RECEIVED,
-                f"Loan #{loan.pk} was paid off: {amount} to your note #{note.pk}.",
-                loan.pk,
-            )
-        )
-    profiles_save(profiles.values(), entries)
-    Payment.objects.filter(UNPAID, loan=loan, number__gt=quote.j).update(settled=True)
-    transition(loan, LoanStatus.COMPLETED)
-    loan.completed_at = timezone.now()
-    loan.closed_reason = ClosedReason.PREPAID
-    loan.days_past_due = 0
-    _save_loan(loan, "status", "completed_at", "closed_reason", "days_past_due")
-    Note.objects.filter(loan=loan).update(status=NoteStatus.REPAID)
-    lender_ids = dict.fromkeys(n.lender_id for n in notes.values())
-    notify(
-        *events,
-        *(
-            Event(uid, NotificationKind.LOAN_COMPLETED, f"Loan #{loan.pk} is paid off in full.", loan.pk)
-            for uid in (loan.borrower_id, *lender_ids)
-        ),
+            for part in quote.notes
+        ],
     )
+    Payment.objects.filter(UNPAID, loan=loan, number__gt=quote.j).update(settled=True)
+    events += loan_complete(
+        loan,
+        reason=ClosedReason.PREPAID,
+        at=timezone.now(),
+        lender_ids=[n.lender_id for n in notes.values()],
+        message=f"Loan #{loan.pk} is paid off in full.",
+    )
+    notify(*events)
     return _with_schedule(loan)
 
 
@@ -162,28 +141,17 @@ def loan_prepay(*, loan_id: int, borrower, amount: Decimal | None, invalid: Exce
         )
 
     parts = split_largest_remainder(amount, outstanding)
-    entries, events, changed = [], [], []
+    events = _pay_notes(
+        loan=loan,
+        kind=TransactionKind.PREPAYMENT,
+        profiles=profiles,
+        parts=[
+            (note, part, f"prepayment (note #{note.pk})", "prepayment: {amount} of principal to your note #{note}.")
+            for note, part in zip(notes, parts, strict=True)
+        ],
+    )
+    changed = []
     for note, left, part in zip(notes, outstanding, parts, strict=True):
-        if part > 0:
-            entries.append(
-                ledger_transfer(
-                    kind=TransactionKind.PREPAYMENT,
-                    amount=part,
-                    from_profile=borrower_profile,
-                    to_profile=profiles[note.lender_id],
-                    loan=loan,
-                    loan_note=note,
-                    note=f"Loan #{loan.pk} prepayment (note #{note.pk})",
-                )
-            )
-            events.append(
-                Event(
-                    note.lender_id,
-                    NotificationKind.PAYMENT_RECEIVED,
-                    f"Prepayment on loan #{loan.pk}: {part} of principal to your note #{note.pk}.",
-                    loan.pk,
-                )
-            )
         rows = rows_by_note[note.pk]
         new_rows = relevel_rows(
             principal=left - part, rate=note.interest_rate, first_interest=rows[0].interest, rows_left=len(rows)
@@ -192,11 +160,42 @@ def loan_prepay(*, loan_id: int, borrower, amount: Decimal | None, invalid: Exce
             if (row.amount, row.principal, row.interest) != (row_amount, principal, interest):
                 row.amount, row.principal, row.interest = row_amount, principal, interest
                 changed.append(row)
-    profiles_save(profiles.values(), entries)
     NotePayment.objects.bulk_update(changed, ["amount", "principal", "interest"], batch_size=1000)
     _installments_resum(loan=loan, payments=payments)
     notify(*events)
     return _with_schedule(loan)
+
+
+def _pay_notes(*, loan: Loan, kind: str, profiles: dict, parts: list[tuple[Note, Decimal, str, str]]) -> list[Event]:
+    """Move each (note, amount, ledger text, lender message) part from the borrower to the note's
+    lender in one `kind` ledger row (none for 0.00), saving the locked profiles and the rows in one go;
+    returns a payment_received event for each lender paid."""
+    borrower_profile = profiles[loan.borrower_id]
+    entries, events = [], []
+    for note, amount, text, message in parts:
+        if amount <= 0:
+            continue  # no ledger row for 0.00
+        entries.append(
+            ledger_transfer(
+                kind=kind,
+                amount=amount,
+                from_profile=borrower_profile,
+                to_profile=profiles[note.lender_id],
+                loan=loan,
+                loan_note=note,
+                note=f"Loan #{loan.pk} {text}",
+            )
+        )
+        events.append(
+            Event(
+                note.lender_id,
+                NotificationKind.PAYMENT_RECEIVED,
+                f"Loan #{loan.pk} " + message.format(amount=amount, note=note.pk),
+                loan.pk,
+            )
+        )
+    profiles_save(profiles.values(), entries)
+    return events
 
 
 def _installments_resum(*, loan: Loan, payments: list[Payment]) -> None:
