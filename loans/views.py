@@ -2,7 +2,6 @@
 
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import generics, status
-from rest_framework.exceptions import ValidationError
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -10,7 +9,7 @@ from rest_framework.views import APIView
 
 from lenme.api.represent import represent
 from lenme.api.schema import IDEMPOTENCY_KEY, errors
-from lenme.api.views import ActionView, validated
+from lenme.api.views import ActionView, validated, validated_later
 from loans import examples, selectors, services
 from loans.models import LoanStatus
 from loans.serializers import (
@@ -452,13 +451,9 @@ class LoanPayoffView(LoanActionView):
         examples=[examples.PAYOFF_QUOTE_TWO_NOTES],
     )
     def get(self, request: Request, loan_id: int) -> Response:
-        query = PayoffQuerySerializer(data=request.query_params.dict())
-        valid = query.is_valid()
+        query, invalid = validated_later(PayoffQuerySerializer, request.query_params.dict())
         loan, quote = selectors.loan_payoff_quote_get(
-            loan_id=loan_id,
-            user=request.user,
-            as_of=query.validated_data.get("as_of") if valid else None,
-            invalid=None if valid else ValidationError(query.errors),
+            loan_id=loan_id, user=request.user, as_of=query.get("as_of"), invalid=invalid
         )
         return Response(PayoffQuoteSerializer(_quote_body(loan.pk, quote)).data)
 
@@ -502,14 +497,8 @@ class LoanPrepayView(LoanActionView):
         # service after its state check, under the loan's lock.
         if not isinstance(request.data, dict):
             validated(PrepaySerializer, request, view=self)  # a 400 after the 404/403 precheck
-        body = PrepaySerializer(data=request.data, context={"request": request})
-        valid = body.is_valid()
-        loan = services.loan_prepay(
-            loan_id=loan_id,
-            borrower=request.user,
-            amount=body.validated_data.get("amount") if valid else None,
-            invalid=None if valid else ValidationError(body.errors),
-        )
+        body, invalid = validated_later(PrepaySerializer, request.data, context={"request": request})
+        loan = services.loan_prepay(loan_id=loan_id, borrower=request.user, amount=body.get("amount"), invalid=invalid)
         return Response(LoanDetailSerializer(loan, context=_ctx(request)).data)
 
 

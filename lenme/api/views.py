@@ -128,3 +128,13 @@ def validated(serializer_class, request: Request, *, view: ActionView | None = N
             view.precheck(request, *view.args, **view.kwargs)
         raise ValidationError(serializer.errors)
     return dict(serializer.validated_data)
+
+
+def validated_later(serializer_class, data, *, context: dict | None = None) -> tuple[dict, ValidationError | None]:
+    """Validate now, answer later: the validated data and None, or {} and the 400 for a service to raise
+    after the checks the contract puts first (a loan's state before a prepayment's amount; a quote's
+    403 before its bad `as_of`)."""
+    serializer = serializer_class(data=data, context=context or {})
+    if serializer.is_valid():
+        return dict(serializer.validated_data), None
+    return {}, ValidationError(serializer.errors)
