@@ -1,6 +1,9 @@
 """Strict serializer fields: every input has exactly its JSON type, money has at most two decimals."""
 
+import functools
+import inspect
 import re
+from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 
 from rest_framework import serializers
@@ -61,8 +64,44 @@ class DecimalAmountField(serializers.Field):
             self.fail("max_value", max_value=f"{self.max_value:.2f}")
         return abs(value).quantize(CENT) if value == 0 else value.quantize(CENT)  # no "-0.00"
 
+    def get_attribute(self, instance):
+        # A source naming a method (Profile.available_balance, Loan.total_loan_amount) is called as
+        # DRF would call it, but without DRF's inspect.signature of the bound method on every read:
+        # the method is looked up and checked once per class.
+        attrs = self.source_attrs
+        if len(attrs) == 1 and attrs[0] not in getattr(instance, "__dict__", ()):
+            method = _simple_method(type(instance), attrs[0])
+            if method is not None:
+                try:
+                    return method(instance)
+                except (AttributeError, KeyError) as exc:  # as DRF: not to be mistaken for a missing attribute
+                    raise ValueError(
+                        f'Exception raised in callable attribute "{attrs[0]}"; original exception was: {exc}'
+                    ) from exc
+        return super().get_attribute(instance)
+
     def to_representation(self, value: Decimal) -> str:
         return f"{Decimal(value).quantize(CENT):f}"
+
+
+@functools.cache
+def _simple_method(cls: type, name: str):
+    """The plain method `name` of cls when DRF's get_attribute would call it (every argument after
+    self optional), else None: DRF's own lookup then decides (fields, properties, mappings...)."""
+    if issubclass(cls, Mapping):
+        return None
+    try:
+        method = inspect.getattr_static(cls, name)
+    except AttributeError:
+        return None
+    if not inspect.isfunction(method):
+        return None
+    params = list(inspect.signature(method).parameters.values())
+    if not params or params[0].kind not in (params[0].POSITIONAL_ONLY, params[0].POSITIONAL_OR_KEYWORD):
+        return None
+    if all(p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) or p.default is not p.empty for p in params[1:]):
+        return method
+    return None
 
 
 class MoneyField(DecimalAmountField):
