@@ -265,3 +265,22 @@ def test_the_migration_does_nothing_without_the_legacy_table():
     assert "authtoken_token" not in connection.introspection.table_names()
 
     assert migration.legacy_tokens_to_digests(django_apps, EDITOR) == 0
+
+
+def test_request_auth_is_the_token_row_with_its_user_attached(api):
+    """The authenticated pair is built from the one raw statement: request.auth holds the row's id,
+    digest and user (already loaded, no query to reach it), as the ORM would have loaded them."""
+    from rest_framework.test import APIRequestFactory
+
+    from lenme.api.authentication import TokenAuthentication
+
+    key = register(api)
+    row = AuthToken.objects.get(digest=sha256(key))
+    request = APIRequestFactory().get("/", HTTP_AUTHORIZATION=f"Token {key}")
+    user, token = TokenAuthentication().authenticate(request)
+
+    assert (token.pk, token.digest, token.user_id) == (row.pk, row.digest, row.user_id)
+    assert token._state.adding is False and token._state.db == "default"
+    with CaptureQueriesContext(connection) as queries:
+        assert token.user is user
+    assert len(queries) == 0
