@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from accounts.models import TransactionKind
 from accounts.services import ledger_transfer, profiles_save
-from lenme.db import atomic_retry, instance_from_row, save_fields, select_columns
+from lenme.db import WriteBatch, atomic_retry, instance_from_row, save_fields, select_columns
 from lenme.errors import (
     AlreadyPaid,
     InsufficientFunds,
@@ -96,12 +96,20 @@ def payment_settle(*, loan: Loan, payment: Payment, today: datetime.date | None 
                     + (f" (note #{row.note_id})" if several else ""),
                 )
             )
-    profiles_save(profiles.values(), entries)
+    days_past_due = _days_past_due_after(payment, today)
+    # PostgreSQL: when nothing is read after them (days past due known, not the last installment), the
+    # step's writes go as one statement; otherwise each is sent as it is made.
+    batch = (
+        WriteBatch()
+        if connection.vendor == "postgresql" and days_past_due is not None and payment.number != loan.term_months
+        else None
+    )
+    profiles_save(profiles.values(), entries, batch=batch)
     if payment.late_fee > 0:
         NotePayment.objects.bulk_update(rows, ["late_fee"])
     payment.paid = True
     payment.paid_at = timezone.now()
-    save_fields(payment, ["paid", "paid_at", *(["overdue", "late_fee"] if charged else [])])  # payment.save(...)
+    save_fields(payment, ["paid", "paid_at", *(["overdue", "late_fee"] if charged else [])], batch=batch)
     events = [
         Event(
             row.note.lender_id,
@@ -122,9 +130,11 @@ def payment_settle(*, loan: Loan, payment: Payment, today: datetime.date | None 
             lender_ids=[r.note.lender_id for r in rows],
             message=f"Loan #{loan.pk} is repaid in full.",
         )
-    loan_days_past_due_set(loan=loan, today=today, days_past_due=_days_past_due_after(payment, today))
+    loan_days_past_due_set(loan=loan, today=today, days_past_due=days_past_due, batch=batch)
     payment.loan = loan
-    notify(*events)
+    notify(*events, batch=batch)
+    if batch is not None:
+        batch.execute()
 
 
 def _days_past_due_after(payment: Payment, today: datetime.date) -> int | None:

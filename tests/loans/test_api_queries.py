@@ -64,9 +64,9 @@ def test_pay_query_count(borrower_api, lender_api, django_assert_max_num_queries
     loan = funded_loan(borrower_api, lender_api)
 
     # PostgreSQL: token; loan lock; payment lock with its order check, note rows and days past due; profile
-    # locks; balances + ledger rows; payment UPDATE; notification + email + endpoint locks (and the
-    # test's SAVEPOINT / RELEASE). SQLite: the ORM steps, +2 for the outbox.
-    with django_assert_max_num_queries(pin(9, 14)):
+    # locks; one statement for balances + ledger rows, payment UPDATE, notification + email + endpoint
+    # locks (and the test's SAVEPOINT / RELEASE). SQLite: the ORM steps, +2 for the outbox.
+    with django_assert_max_num_queries(pin(7, 14)):
         response = post(borrower_api, f"/api/loans/{loan['id']}/payments/{loan['payments'][0]['id']}/pay/")
     assert response.status_code == 200
 
