@@ -23,8 +23,8 @@ def test_parts_run_as_one_statement_and_each_gets_its_own_rows_in_order():
         then=lambda ids: got.__setitem__("inserted", ids),
     )
     batch.add(  # reads the first part's rows by name; returns nothing
-        f"UPDATE loans_notification SET message = 'c' WHERE id = (SELECT min(id) FROM {first})",
-        [],  # noqa: S608 - a name from add()
+        f"UPDATE loans_notification SET message = 'c' WHERE id = (SELECT min(id) FROM {first})",  # noqa: S608
+        [],
     )
     batch.add(
         "SELECT id FROM accounts_profile WHERE user_id = %s FOR UPDATE", [bob.pk], then=got.setdefault("x", []).extend
