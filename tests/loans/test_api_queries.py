@@ -63,10 +63,10 @@ def test_fund_query_count_and_one_schedule_insert(borrower_api, lender_api, djan
 def test_pay_query_count(borrower_api, lender_api, django_assert_max_num_queries):
     loan = funded_loan(borrower_api, lender_api)
 
-    # PostgreSQL: token; loan lock; payment lock with its order check, note rows and days past due; profile
-    # locks; one statement for balances + ledger rows, payment UPDATE, notification + email + endpoint
+    # PostgreSQL: token; loan lock; payment and profile locks with the order check, note rows and days
+    # past due; one statement for balances + ledger rows, payment UPDATE, notification + email + endpoint
     # locks (and the test's SAVEPOINT / RELEASE). SQLite: the ORM steps, +2 for the outbox.
-    with django_assert_max_num_queries(pin(7, 14)):
+    with django_assert_max_num_queries(pin(6, 14)):
         response = post(borrower_api, f"/api/loans/{loan['id']}/payments/{loan['payments'][0]['id']}/pay/")
     assert response.status_code == 200
 
@@ -77,7 +77,7 @@ def test_paying_the_last_installment_query_count(borrower_api, lender_api, djang
     pay(borrower_api, loan["id"], loan["payments"][0]["id"])
 
     # v2: + one UPDATE turning the loan's notes REPAID, + the loan's status, +2 for the outbox on SQLite.
-    with django_assert_max_num_queries(pin(11, 15)):
+    with django_assert_max_num_queries(pin(10, 15)):
         response = post(borrower_api, f"/api/loans/{loan['id']}/payments/{loan['payments'][1]['id']}/pay/")
     assert response.json()["loan_status"] == "COMPLETED"
 
@@ -141,7 +141,7 @@ def test_pay_with_idempotency_key_query_count(borrower_api, lender_api, django_a
 
     # The pay's (test_pay_query_count) plus the keyed record: PostgreSQL claim and store, in the money
     # step's transaction (SQLite: claim, lock, store); the service's block joins it without a SAVEPOINT.
-    with django_assert_max_num_queries(pin(9, 17)):
+    with django_assert_max_num_queries(pin(8, 17)):
         response = post(
             borrower_api,
             f"/api/loans/{loan['id']}/payments/{loan['payments'][0]['id']}/pay/",
