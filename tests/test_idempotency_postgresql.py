@@ -2,7 +2,6 @@
 lock on user and key, and the IN_FLIGHT row): what that adds to the contract, and that the lock never
 outlives its request, whichever way the request ends."""
 
-import threading
 from decimal import Decimal
 
 import pytest
@@ -12,49 +11,15 @@ from accounts import services
 from accounts.models import IdempotencyRecord, Transaction
 from tests import factories
 from tests.conftest import client_for
-from tests.test_idempotency import assert_replay, money, post
+from tests.test_idempotency import DEPOSIT, assert_replay, hold_first_request, money, post
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
-
-DEPOSIT = "/api/accounts/deposit/"
 
 
 def advisory_locks_held() -> int:
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()")
         return cursor.fetchone()[0]
-
-
-def hold_first_request(monkeypatch, user, body: dict, key: str):
-    """Start a keyed deposit that stops inside its money step; returns (release, join -> its reply)."""
-    real = services.account_deposit
-    entered, release = threading.Event(), threading.Event()
-
-    def slow_deposit(**kwargs):
-        entered.set()
-        assert release.wait(timeout=20)
-        return real(**kwargs)
-
-    monkeypatch.setattr(services, "account_deposit", slow_deposit)
-    replies = {}
-
-    def first_request():
-        try:
-            replies["first"] = post(client_for(user), DEPOSIT, body, key=key)
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=first_request)
-    thread.start()
-    assert entered.wait(timeout=20)
-
-    def join():
-        release.set()
-        thread.join(timeout=30)
-        monkeypatch.setattr(services, "account_deposit", real)
-        return replies["first"]
-
-    return release, join
 
 
 def test_every_way_a_keyed_request_ends_gives_its_lock_back():
@@ -127,37 +92,17 @@ def test_a_first_request_whose_session_died_frees_its_key_at_once(monkeypatch):
     """Its claim was its transaction's: killed mid-step, nothing of it stays, and a retry executes
     without waiting out LENME_IDEMPOTENCY_LOCK_SECONDS."""
     user = factories.UserFactory()
-    real = services.account_deposit
-    entered, release = threading.Event(), threading.Event()
     pid = {}
 
-    def stuck_deposit(**kwargs):
+    def note_backend():
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_backend_pid()")
             pid["first"] = cursor.fetchone()[0]
-        entered.set()
-        assert release.wait(timeout=20)
-        return real(**kwargs)
 
-    monkeypatch.setattr(services, "account_deposit", stuck_deposit)
-    replies = {}
-
-    def first_request():
-        try:
-            replies["first"] = post(client_for(user), DEPOSIT, {"amount": "10.00"}, key="dies")
-        except Exception as exc:  # its connection is gone: the test client raises what the server would log
-            replies["first"] = exc
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=first_request)
-    thread.start()
-    assert entered.wait(timeout=20)
+    _, join = hold_first_request(monkeypatch, user, {"amount": "10.00"}, "dies", on_enter=note_backend)
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_terminate_backend(%s, 5000)", [pid["first"]])
-    release.set()
-    thread.join(timeout=30)
-    monkeypatch.setattr(services, "account_deposit", real)
+    assert isinstance(join(), Exception)  # its connection is gone: the test client raises what the server logs
 
     retry = post(client_for(user), DEPOSIT, {"amount": "10.00"}, key="dies")
 
