@@ -383,7 +383,7 @@ def test_a_duplicate_gets_409_at_once_while_the_first_is_still_executing(monkeyp
     """The first request is held inside its money step; the duplicate neither waits nor executes.
 
     LENME_IDEMPOTENCY_LOCK_SECONDS=0 makes the record look stale at once: a first request that is alive
-    still holds its row lock, so it must not be taken over however long it runs.
+    still holds its claim (a row lock; on PostgreSQL an advisory lock), so it is never taken over.
     """
     settings.LENME_IDEMPOTENCY_LOCK_SECONDS = 0
     user = factories.UserFactory(username="slow")
