@@ -126,7 +126,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # skips quoting every value into the SQL. DB_PREPARED_STATEMENTS=0 turns both off (a transaction-
     # pooling pgbouncer older than 1.21 cannot keep prepared statements).
     if env_bool("DB_PREPARED_STATEMENTS", True):
-        DATABASES["default"]["OPTIONS"] = {"server_side_binding": True, "prepare_threshold": 1}
+        # Added to what DATABASE_URL's query gives (sslmode, options=-c statement_timeout=..., ...).
+        DATABASES["default"].setdefault("OPTIONS", {}).update({"server_side_binding": True, "prepare_threshold": 1})
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # SQLite has no row locks: take the write lock when a transaction starts and wait for it, so
     # concurrent money steps queue instead of failing with "database is locked".

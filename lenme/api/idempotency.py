@@ -16,8 +16,9 @@ so it is never taken over (SQLite serializes write transactions anyway).
 PostgreSQL claims the key inside the action's transaction instead (TransactionClaim), which spares
 the claim's own commit and the lock statement: the first statement of the transaction takes a
 session advisory lock on (user, key) without waiting and inserts the IN_FLIGHT row. A duplicate that
-finds the lock taken gets 409 `idempotency_in_flight` at once, whatever its body (the first's row is
-not visible yet; once the first has finished, another body is 422). The lock is held until the
+finds the lock taken reads the key's committed record: a finished request's (its lock's holder is
+then only another repeat reading it) is replayed, or 422 for another body; otherwise the first is
+still executing: 409 `idempotency_in_flight` at once, whatever its body (its row is not visible yet). The lock is held until the
 response is stored: with the action's commit, or after its rollback for a stored 4xx. A first request
 that dies takes its lock and its uncommitted row with it, so its key is free at once.
 """
@@ -30,7 +31,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import DatabaseError, OperationalError, connection, transaction
+from django.db import Error, OperationalError, connection, transaction
 from django.http import HttpResponse
 from django.utils import timezone
 
@@ -185,7 +186,7 @@ class TransactionClaim:
     def __init__(self, *, user, key: str, fingerprint: str) -> None:
         self.user, self.key, self.fingerprint = user, key, fingerprint
         self.lock_id = _lock_id(user.pk, key)
-        self.held = False  # our session holds the advisory lock
+        self.held: bool | None = False  # our session holds the advisory lock (None: unknown)
         self.record_id: int | None = None
 
     def begin(self) -> HttpResponse | None:
@@ -194,8 +195,10 @@ class TransactionClaim:
         State = IdempotencyRecord.State
         for _ in range(4):
             now = timezone.now()
+            if self.held is None:  # an earlier claim statement failed: whether it took the lock is unknown
+                self._unlock_all()
             lock = "SELECT true AS got" if self.held else "SELECT pg_try_advisory_lock(%s) AS got"
-            taking, self.held = not self.held, True  # if the statement fails, release() still unlocks
+            taking, self.held = not self.held, None  # if the statement fails, the lock is unknown
             with connection.cursor() as cursor:
                 cursor.execute(
                     f"WITH lock AS ({lock}), ins AS (INSERT INTO {table} (user_id, key, fingerprint, state, "  # noqa: S608
@@ -213,25 +216,36 @@ class TransactionClaim:
                     ],
                 )
                 got, record_id = cursor.fetchone()
-            if not got:
-                self.held = False
-                raise IdempotencyInFlight()
+            self.held = bool(got)
             if record_id is not None:
                 self.record_id = record_id
                 return None
-            # A committed record holds the key: read it and give the lock back, in one statement.
+            # Another request holds the key (its lock), or a committed record does: read the record,
+            # and give the lock back if we took it, in one statement.
+            unlock = "pg_advisory_unlock(%s)" if got else "%s::bigint"
             with connection.cursor() as cursor:
                 cursor.execute(
-                    "SELECT pg_advisory_unlock(%s), r.id, r.fingerprint, r.state, r.locked_at, r.created_at, "  # noqa: S608
+                    f"SELECT {unlock}, r.id, r.fingerprint, r.state, r.locked_at, r.created_at, "  # noqa: S608
                     "r.response_status, r.response_body, r.response_content_type "
                     f"FROM (SELECT 1) one LEFT JOIN {table} r ON r.user_id = %s AND r.key = %s",
                     [self.lock_id, self.user.pk, self.key],
                 )
                 _, pk, fingerprint, state, locked_at, created_at, status, body, content_type = cursor.fetchone()
             self.held = False
+            expired = pk is not None and created_at < now - timedelta(seconds=settings.LENME_IDEMPOTENCY_TTL)
+            if not got:
+                # Locked by another request: one executing it (nothing committed yet, or a record
+                # it is replacing), or one merely reading a finished request's record, as we do.
+                if pk is None or expired or state != State.DONE:
+                    raise IdempotencyInFlight()
+                if fingerprint != self.fingerprint:
+                    raise IdempotencyKeyReused()
+                return replay(
+                    IdempotencyRecord(response_status=status, response_body=body, response_content_type=content_type)
+                )
             if pk is None:
                 continue  # deleted (expired) meanwhile: claim it again
-            if created_at < now - timedelta(seconds=settings.LENME_IDEMPOTENCY_TTL):
+            if expired:
                 IdempotencyRecord.objects.filter(pk=pk, created_at=created_at).delete()
                 continue  # expired: the key is free again
             if fingerprint != self.fingerprint:
@@ -245,6 +259,12 @@ class TransactionClaim:
                 raise IdempotencyInFlight()
             IdempotencyRecord.objects.filter(pk=pk, state=State.IN_FLIGHT, locked_at=locked_at).delete()
         raise IdempotencyInFlight()
+
+    def _unlock_all(self) -> None:
+        """Drop whatever advisory lock this session holds (only claims take them, one at a time)."""
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock_all()")
+        self.held = False
 
     def store(self, *, status: int, body: bytes, content_type: str) -> None:
         """In the action's transaction: its final response on our row; the lock is given back with it
@@ -279,7 +299,14 @@ class TransactionClaim:
             cursor.execute(
                 f"WITH i AS (INSERT INTO {IdempotencyRecord._meta.db_table} (user_id, key, fingerprint, state, "  # noqa: S608
                 "locked_at, response_status, response_body, response_content_type, created_at) "
-                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (user_id, key) DO NOTHING RETURNING id) "
+                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (user_id, key) DO UPDATE SET "
+                # The record our rolled-back transaction had deleted to take the key over (expired, or
+                # a dead IN_FLIGHT claim) is back: replace it, as the deletion meant to.
+                "fingerprint = EXCLUDED.fingerprint, state = EXCLUDED.state, locked_at = EXCLUDED.locked_at, "
+                "response_status = EXCLUDED.response_status, response_body = EXCLUDED.response_body, "
+                "response_content_type = EXCLUDED.response_content_type, created_at = EXCLUDED.created_at "
+                f"WHERE {IdempotencyRecord._meta.db_table}.created_at < %s "
+                f"OR {IdempotencyRecord._meta.db_table}.state = %s RETURNING id) "
                 "SELECT (SELECT count(*) FROM i), pg_advisory_unlock(%s)",
                 [
                     self.user.pk,
@@ -291,6 +318,8 @@ class TransactionClaim:
                     bytes(body),
                     content_type,
                     now,
+                    now - timedelta(seconds=settings.LENME_IDEMPOTENCY_TTL),
+                    IdempotencyRecord.State.IN_FLIGHT,
                     self.lock_id,
                 ],
             )
@@ -298,13 +327,16 @@ class TransactionClaim:
 
     def release(self) -> None:
         """Give the lock back with nothing stored (400, 5xx, a lost race), so a retry executes afresh."""
-        if not self.held:
+        if self.held is False:
             return
-        self.held = False
+        unknown, self.held = self.held is None, False
         try:
             with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_unlock(%s)", [self.lock_id])
-        except DatabaseError:  # the connection broke: the server dropped its locks with the session
+                if unknown:  # the claim statement failed: it may or may not have taken the lock
+                    cursor.execute("SELECT pg_advisory_unlock_all()")
+                else:
+                    cursor.execute("SELECT pg_advisory_unlock(%s)", [self.lock_id])
+        except Error:  # the connection broke: the server dropped its locks with the session
             log.warning("could not release an idempotency lock; its session has ended", exc_info=True)
 
 

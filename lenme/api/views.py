@@ -31,6 +31,17 @@ class ActionView(APIView):
         (404 > 403 > 400) holds without costing a valid request a query: the service re-checks anyway.
         """
 
+    def dispatch(self, request, *args, **kwargs):
+        self._claim = None
+        try:
+            return super().dispatch(request, *args, **kwargs)
+        finally:
+            # Whatever happened on the way out (even an error while storing a response), a claim's
+            # advisory lock never outlives its request on a kept connection.
+            claim = getattr(self, "_claim_taken", None)
+            if claim is not None:
+                claim.release()
+
     def initial(self, request: Request, *args, **kwargs) -> None:
         self._idempotency = None
         self._claim: idempotency.TransactionClaim | None = None
@@ -55,7 +66,9 @@ class ActionView(APIView):
             method=request.method, full_path=request.get_full_path(), data=request.data
         )
         if idempotency.claims_in_transaction():  # PostgreSQL: claimed by the action's transaction (post)
-            self._claim = idempotency.TransactionClaim(user=request.user, key=key, fingerprint=fingerprint)
+            self._claim = self._claim_taken = idempotency.TransactionClaim(
+                user=request.user, key=key, fingerprint=fingerprint
+            )
             return
         claimed = idempotency.idempotency_begin(user=request.user, key=key, fingerprint=fingerprint)
         if isinstance(claimed, HttpResponse):
@@ -112,11 +125,14 @@ class ActionView(APIView):
         response = super().finalize_response(request, response, *args, **kwargs)
         record, self._idempotency = getattr(self, "_idempotency", None), None
         claim, self._claim = getattr(self, "_claim", None), None
-        if claim is not None and claim.held:
-            # As below, with the claim's lock still ours: the rolled-back action's 4xx is stored now.
+        if claim is not None and claim.held is not False:
+            # As below, with the claim's lock still ours: the rolled-back action's 4xx is stored now
+            # (held None: the claim statement itself failed, so there is nothing to store).
             data = getattr(response, "data", None)
-            if idempotency.is_stored(response.status_code) and not (
-                isinstance(data, dict) and data.get("code") == Conflict.code
+            if (
+                claim.held
+                and idempotency.is_stored(response.status_code)
+                and not (isinstance(data, dict) and data.get("code") == Conflict.code)
             ):
                 response.render()
                 claim.store_after_rollback(
