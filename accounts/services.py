@@ -1,6 +1,7 @@
 """Writes for accounts: registration, tokens, deposits, withdrawals, and the ledger helpers every
 money step uses to save balances together with their Transaction rows."""
 
+import functools
 from collections.abc import Iterable
 from decimal import Decimal
 
@@ -12,7 +13,7 @@ from django.utils import timezone
 
 from accounts.models import AuthToken, Profile, Transaction, TransactionKind
 from accounts.tokens import token_issue
-from lenme.db import atomic_retry, insert_sql, mark_saved, statement_retry
+from lenme.db import WriteBatch, atomic_retry, insert_sql, mark_saved, statement_retry
 from lenme.errors import InsufficientFunds, InvalidState, ValidationFailed
 from lenme.locks import lock_profiles
 from lenme.money import MAX_BALANCE
@@ -69,8 +70,9 @@ def ledger_transfer(
     )
 
 
-def profiles_save(profiles: Iterable[Profile], entries: Iterable[Transaction] = ()) -> None:
-    """Write changed balances and their ledger rows: one UPDATE and one INSERT whatever the count."""
+def profiles_save(profiles: Iterable[Profile], entries: Iterable[Transaction] = (), *, batch=None) -> None:
+    """Write changed balances and their ledger rows: one UPDATE and one INSERT whatever the count (on
+    PostgreSQL one statement, or parts of the step's lenme.db.WriteBatch when given one)."""
     profiles = list({p.pk: p for p in profiles}.values())
     for profile in profiles:
         if profile.balance > MAX_BALANCE:
@@ -78,7 +80,7 @@ def profiles_save(profiles: Iterable[Profile], entries: Iterable[Transaction] = 
         profile.updated_at = timezone.now()
     entries = list(entries)
     if connection.vendor == "postgresql" and profiles:
-        _profiles_save_one_statement(profiles, entries)
+        _profiles_save_one_statement(profiles, entries, batch)
         return
     if len(profiles) == 1:
         profiles[0].save(update_fields=["balance", "reserved_balance", "updated_at"])
@@ -88,7 +90,7 @@ def profiles_save(profiles: Iterable[Profile], entries: Iterable[Transaction] = 
         Transaction.objects.bulk_create(entries)
 
 
-def _profiles_save_one_statement(profiles: list[Profile], entries: list[Transaction]) -> None:
+def _profiles_save_one_statement(profiles: list[Profile], entries: list[Transaction], batch) -> None:
     """PostgreSQL: the balances (UPDATE ... FROM VALUES, one row per profile) and the ledger rows in
     one statement, written without the ORM's per-row CASE expressions."""
     table = Profile._meta.db_table
@@ -101,13 +103,14 @@ def _profiles_save_one_statement(profiles: list[Profile], entries: list[Transact
         f"updated_at = v.updated_at FROM (VALUES {values}) AS v(id, balance, reserved_balance, updated_at) "
         "WHERE p.id = v.id"
     )
-    with connection.cursor() as cursor:
-        if not entries:
-            cursor.execute(update, params)
-            return
+    own = batch is None
+    batch = WriteBatch() if own else batch
+    batch.add(f"{update} RETURNING p.id", params)
+    if entries:
         insert, insert_params = insert_sql(entries)
-        cursor.execute(f"WITH balances AS ({update} RETURNING p.id) {insert}", params + insert_params)
-        mark_saved(entries, [row[0] for row in cursor.fetchall()])
+        batch.add(insert, insert_params, then=functools.partial(mark_saved, entries))
+    if own:
+        batch.execute()
 
 
 def platform_user():

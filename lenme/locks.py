@@ -4,7 +4,8 @@ Order, always: IdempotencyRecord -> Loan -> Offer(s) -> Payment(s) -> Profile(s)
 money step locks what it will change in that order, re-reads state under the lock, checks, then
 mutates; so two steps can wait for each other but never deadlock. An idempotency record is locked only
 by the one request that owns it (others try NOWAIT and answer 409 at once), so it never makes anyone
-wait behind a money lock. Reads (selectors, GET endpoints) never lock.
+wait behind a money lock; on PostgreSQL the key is claimed first in the money step's transaction by a
+session advisory lock taken without waiting (lenme.api.idempotency.TransactionClaim), the same rule. Reads (selectors, GET endpoints) never lock.
 
 Notes and their rows (NotePayment) take no lock of their own: notes are written once, by the funding
 that holds the loan's lock, and a note row changes only with its installment, under that Payment's

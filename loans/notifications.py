@@ -17,19 +17,20 @@ class Event:
     loan_id: int | None = None
 
 
-def notify(*events: Event) -> None:
+def notify(*events: Event, batch=None) -> None:
     """Record the events, their webhook events and their emails with the current transaction.
 
     The rows are written inside the money step's transaction: they become visible exactly when it
     commits, vanish with a rollback, and cannot be lost to a crash in between. Sending waits for the
     commit and happens in a Celery worker or the sweep, never in the request (a mail outage or a dead
-    webhook endpoint never fails or slows a committed step).
+    webhook endpoint never fails or slows a committed step). On PostgreSQL they may join the step's
+    lenme.db.WriteBatch (`batch`).
     """
     events = tuple(e for e in events if e.user_id is not None)
     if not events:
         return
     notifications = [Notification(user_id=e.user_id, kind=e.kind, message=e.message, loan_id=e.loan_id) for e in events]
     if connection.vendor == "postgresql":
-        outbox_record_with_notifications(notifications)  # one statement when no user has an endpoint
+        outbox_record_with_notifications(notifications, batch=batch)  # one statement unless an endpoint
         return
     outbox_record(Notification.objects.bulk_create(notifications))

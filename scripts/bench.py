@@ -9,7 +9,9 @@ One bounded run (about 3 minutes) that stops by itself:
 3. prepares, through the API, one borrower and one lender per connection and funded 360-month loans;
 4. runs wrk (16 connections, one per wrk thread so each walks its own installments in order, every
    request a valid 200) against deposit, pay, and pay with a fresh Idempotency-Key per request;
-5. runs pgbench TPC-B (16 clients) on a separate database (BENCH_DB + "_pgbench") of the same server;
+5. runs pgbench TPC-B (16 clients) on a separate database (BENCH_DB + "_pgbench") of the same server,
+   before and after the wrk runs (the ratios use the mean of the two: this machine's speed drifts by
+   tens of percent within minutes), and reads the CPU time the host stole meanwhile;
 6. counts the SQL statements of each endpoint with Django's test client (CaptureQueriesContext);
 7. prints req/s, the ratio to pgbench tps, p99 latency and non-2xx count per endpoint, with the CPU
    wrk used (share of one core: it shares the machine, so it must stay far from the bottleneck) and
@@ -239,10 +241,14 @@ def wrk(name: str, plans: list[dict], *, once: bool, with_key: bool, body: str) 
     return figures
 
 
-def pgbench() -> float:
+def pgbench_init() -> str:
     fresh_database(PGBENCH_DB)
     url = f"{PG}/{PGBENCH_DB}"
     subprocess.run([tool("pgbench"), "-i", "-q", "-s", "16", url], check=True, capture_output=True)  # noqa: S603
+    return url
+
+
+def pgbench(url: str) -> float:
     result = subprocess.run(  # noqa: S603
         [tool("pgbench"), "-c", "16", "-j", "2", "-T", str(SECONDS), "-n", url],
         check=True,
@@ -251,6 +257,15 @@ def pgbench() -> float:
     )
     tps_line = next(ln for ln in result.stdout.splitlines() if ln.startswith("tps"))
     return float(tps_line.split("=")[1].split()[0])
+
+
+def cpu_ticks() -> list[int]:
+    """The machine's CPU time by state (user, nice, system, idle, iowait, irq, softirq, steal), /proc/stat."""
+    try:
+        with open("/proc/stat") as stat:
+            return [int(v) for v in stat.readline().split()[1:9]]
+    except OSError:  # not Linux: no steal figure
+        return []
 
 
 QUERY_PROBE = r"""
@@ -354,6 +369,10 @@ def main() -> None:
         wait_until_ready(server)
         log(f"prepare {CONNECTIONS} borrowers/lenders and {CONNECTIONS * LOANS * 2} funded {TERM}-month loans")
         data = prepare()["connections"]
+        log("pgbench TPC-B, 16 clients (before; again after, since the machine's speed drifts)")
+        pgbench_url = pgbench_init()
+        ticks = cpu_ticks()
+        tps_runs = [pgbench(pgbench_url)]
         results = {}
         log("wrk: deposit")
         deposit_plans = [{"token": c["token"], "paths": ["/api/accounts/deposit/"]} for c in data]
@@ -372,8 +391,11 @@ def main() -> None:
             server.wait(timeout=30)
         except subprocess.TimeoutExpired:
             os.killpg(server.pid, signal.SIGKILL)
-    log("pgbench TPC-B, 16 clients")
-    tps = pgbench()
+    log("pgbench TPC-B, 16 clients (after)")
+    tps_runs.append(pgbench(pgbench_url))
+    tps = sum(tps_runs) / len(tps_runs)
+    ticks = [b - a for a, b in zip(ticks, cpu_ticks(), strict=False)]
+    steal = ticks[7] / sum(ticks) if len(ticks) == 8 and sum(ticks) else None
     log("query counts (Django test client, CaptureQueriesContext)")
     queries = query_counts()
     psql(f'DROP DATABASE IF EXISTS "{PGBENCH_DB}" WITH (FORCE)')
@@ -381,7 +403,10 @@ def main() -> None:
     targets = {"deposit": 0.25, "pay": 0.20, "pay_key": 0.15}
     labels = {"deposit": "deposit", "pay": "pay", "pay_key": "pay + Idempotency-Key"}
     print()
-    print(f"pgbench TPC-B, 16 clients: {tps:.0f} tps")
+    print(
+        f"pgbench TPC-B, 16 clients: {tps:.0f} tps (before {tps_runs[0]:.0f}, after {tps_runs[1]:.0f}; the ratios use "
+        "their mean)" + (f"; CPU stolen by the host meanwhile: {steal:.0%}" if steal is not None else "")
+    )
     print(f"load average at the start: {load_start}, at the end: {os.getloadavg()[0]:.2f}")
     print(
         f"{'endpoint':<24}{'req/s':>9}{'ratio':>8}{'target':>8}{'p99 ms':>9}{'non-2xx':>9}{'queries':>9}{'wrk cpu':>9}"

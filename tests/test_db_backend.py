@@ -49,3 +49,17 @@ def test_a_connection_the_server_closed_is_unusable_and_replaced():
 
 def test_the_settings_select_this_backend():
     assert connections["default"].__class__.__module__ == "lenme.postgresql.base"
+
+
+def test_a_statement_run_twice_on_a_connection_is_prepared_and_bound_on_the_server():
+    connection = _own_connection()
+    try:
+        with connection.cursor() as cursor:
+            for _ in range(2):
+                cursor.execute("SELECT count(*) FROM auth_user WHERE id > %s", [0])
+            cursor.execute("SELECT statement FROM pg_prepared_statements")
+            prepared = [row[0] for row in cursor.fetchall()]
+        # Bound on the server: the statement keeps its placeholder instead of a quoted value.
+        assert "SELECT count(*) FROM auth_user WHERE id > $1" in prepared
+    finally:
+        connection.close()

@@ -21,6 +21,8 @@ from tests.conftest import client_for
 
 pytestmark = pytest.mark.django_db
 
+DEPOSIT = "/api/accounts/deposit/"
+
 
 def post(client, path: str, body=None, *, key: str | None = None, **extra):
     if key is not None:
@@ -294,6 +296,45 @@ def test_a_5xx_frees_the_key_so_the_retry_executes(borrower, monkeypatch):
     assert money(borrower)[0] == Decimal("7.00")
 
 
+def hold_first_request(monkeypatch, user, body: dict, key: str, *, on_enter=None):
+    """Start a keyed deposit that stops inside its money step (after on_enter, in its thread); returns
+    (release, join -> its reply, or the exception it raised)."""
+    from accounts import services
+
+    real = services.account_deposit
+    entered, release = threading.Event(), threading.Event()
+
+    def slow_deposit(**kwargs):
+        if on_enter:
+            on_enter()
+        entered.set()
+        assert release.wait(timeout=20)
+        return real(**kwargs)
+
+    monkeypatch.setattr(services, "account_deposit", slow_deposit)
+    replies = {}
+
+    def first_request():
+        try:
+            replies["first"] = post(client_for(user), DEPOSIT, body, key=key)
+        except Exception as exc:
+            replies["first"] = exc
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=first_request)
+    thread.start()
+    assert entered.wait(timeout=20)
+
+    def join():
+        release.set()
+        thread.join(timeout=30)
+        monkeypatch.setattr(services, "account_deposit", real)
+        return replies["first"]
+
+    return release, join
+
+
 # In flight, and taken over when the first request died ------------------------------------------------
 
 
@@ -342,39 +383,17 @@ def test_a_duplicate_gets_409_at_once_while_the_first_is_still_executing(monkeyp
     """The first request is held inside its money step; the duplicate neither waits nor executes.
 
     LENME_IDEMPOTENCY_LOCK_SECONDS=0 makes the record look stale at once: a first request that is alive
-    still holds its row lock, so it must not be taken over however long it runs.
+    still holds its claim (a row lock; on PostgreSQL an advisory lock), so it is never taken over.
     """
-    from accounts import services
-
     settings.LENME_IDEMPOTENCY_LOCK_SECONDS = 0
     user = factories.UserFactory(username="slow")
-    real = services.account_deposit
-    entered, release = threading.Event(), threading.Event()
-
-    def slow_deposit(**kwargs):
-        entered.set()
-        assert release.wait(timeout=20)
-        return real(**kwargs)
-
-    monkeypatch.setattr(services, "account_deposit", slow_deposit)
-    replies = {}
-
-    def first_request():
-        try:
-            replies["first"] = post(client_for(user), "/api/accounts/deposit/", {"amount": "10.00"}, key="slow")
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=first_request)
-    thread.start()
+    release, join = hold_first_request(monkeypatch, user, {"amount": "10.00"}, "slow")
     try:
-        assert entered.wait(timeout=20)
         duplicate = post(client_for(user), "/api/accounts/deposit/", {"amount": "10.00"}, key="slow")
         assert duplicate.status_code == 409 and duplicate.json()["code"] == "idempotency_in_flight"
         assert not release.is_set()  # answered while the first was still held
     finally:
-        release.set()
-        thread.join(timeout=30)
+        replies = {"first": join()}
 
     assert replies["first"].status_code == 200
     assert_replay(replies["first"], post(client_for(user), "/api/accounts/deposit/", {"amount": "10.00"}, key="slow"))

@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 PROBE = (
     "import django; django.setup(); from django.conf import settings; "
@@ -70,6 +72,51 @@ def test_production_defaults_keep_database_connections_open_and_check_them():
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["60", "True"]
+
+
+@pytest.mark.parametrize(("value", "expected"), [("", "True 1"), ("1", "True 1"), ("0", "None None")])
+def test_postgresql_binds_on_the_server_and_prepares_statements_unless_turned_off(value, expected):
+    probe = (
+        "import django; django.setup(); from django.conf import settings; "
+        "o = settings.DATABASES['default'].get('OPTIONS', {}); "
+        "print(o.get('server_side_binding'), o.get('prepare_threshold'))"
+    )
+    environment = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "lenme.settings",
+        "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/unused",  # read, never connected to
+        "DB_PREPARED_STATEMENTS": value,
+    }
+    result = subprocess.run(  # noqa: S603 - our own interpreter and a fixed probe
+        [sys.executable, "-c", probe], cwd=ROOT, env=environment, capture_output=True, text=True, timeout=60
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == expected
+
+
+def test_prepared_statements_keep_the_options_given_in_database_url():
+    """dj_database_url puts the URL's query (sslmode, options=-c statement_timeout=..., application_name)
+    in OPTIONS; settings.py replaced that dict, so `?sslmode=verify-full` was silently dropped (libpq
+    falls back to `prefer`) and a statement_timeout given there no longer applied (checked over HTTP:
+    a request blocked on a row lock hung instead of answering 409 `conflict` after 300 ms)."""
+    probe = (
+        "import django; django.setup(); from django.conf import settings; "
+        "o = settings.DATABASES['default']['OPTIONS']; "
+        "print(o.get('sslmode'), o.get('options'), o.get('server_side_binding'), o.get('prepare_threshold'))"
+    )
+    environment = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "lenme.settings",
+        "DATABASE_URL": "postgres://u@db.example.com:5432/unused?sslmode=verify-full&options=-c%20statement_timeout%3D5000",
+        "DB_PREPARED_STATEMENTS": "1",
+    }
+    result = subprocess.run(  # noqa: S603 - our own interpreter and a fixed probe
+        [sys.executable, "-c", probe], cwd=ROOT, env=environment, capture_output=True, text=True, timeout=60
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "verify-full -c statement_timeout=5000 True 1"
 
 
 def test_gunicorn_config_defaults_and_environment(monkeypatch):

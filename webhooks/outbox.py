@@ -1,6 +1,7 @@
 """Writing the outboxes: called by loans.notifications.notify inside the change's transaction, so an
 event or email exists exactly when the change it reports committed; workers send them afterwards."""
 
+import functools
 import json
 import logging
 import threading
@@ -12,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from django.conf import settings
 from django.db import connection, transaction
 
-from lenme.db import insert_sql, mark_saved
+from lenme.db import WriteBatch, insert_sql, mark_saved
 from webhooks.models import NotificationEmail, WebhookEndpoint, WebhookEvent
 
 log = logging.getLogger(__name__)
@@ -36,37 +37,44 @@ def event_body(*, event_id: str, kind: str, created_at: str, notification: dict 
     )
 
 
-def outbox_record_with_notifications(notifications: list) -> None:
+def outbox_record_with_notifications(notifications: list, *, batch: WriteBatch | None = None) -> None:
     """PostgreSQL: insert the unsaved notifications, an email for each, and lock their users' enabled
-    endpoints, all in one statement; then the webhook events (a second statement) only when some user
-    has an endpoint. The same rows and locks as bulk_create + outbox_record."""
+    endpoints, all in one statement (or as parts of the step's batch); then the webhook events (a
+    second statement) only when some user has an endpoint. The same rows and locks as bulk_create +
+    outbox_record."""
     qn = connection.ops.quote_name
+    own = batch is None
+    batch = WriteBatch() if own else batch
     insert, params = insert_sql(notifications)
+    saved = batch.add(insert, params, then=functools.partial(mark_saved, notifications))
     template = NotificationEmail()
-    columns, values = [], []
+    columns, values, email_params = [], [], []
     for f in NotificationEmail._meta.concrete_fields:
         if f.primary_key:
             continue
         columns.append(qn(f.column))
         if f.name == "notification":
-            values.append("n.id")
+            values.append(f"{saved}.id")
         else:
             values.append("%s")
-            params.append(f.get_db_prep_save(f.pre_save(template, True), connection))
-    endpoints = WebhookEndpoint._meta
-    sql = (
-        f"WITH n AS ({insert}), "  # noqa: S608 - names from the models, values as parameters
-        f"e AS (INSERT INTO {qn(NotificationEmail._meta.db_table)} ({', '.join(columns)}) "
-        f"SELECT {', '.join(values)} FROM n), "
-        f"ep AS (SELECT id FROM {qn(endpoints.db_table)} WHERE enabled AND user_id = ANY(%s) ORDER BY id FOR UPDATE) "
-        "SELECT n.id, (SELECT count(*) FROM ep) FROM n"
+            email_params.append(f.get_db_prep_save(f.pre_save(template, True), connection))
+    batch.add(
+        f"INSERT INTO {qn(NotificationEmail._meta.db_table)} ({', '.join(columns)}) "  # noqa: S608 - model names
+        f"SELECT {', '.join(values)} FROM {saved}",
+        email_params,
     )
-    params.append(sorted({n.user_id for n in notifications}))
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        rows = cursor.fetchall()
-    mark_saved(notifications, [row[0] for row in rows])
-    if rows[0][1]:
+    endpoints = WebhookEndpoint._meta
+    batch.add(
+        f"SELECT id FROM {qn(endpoints.db_table)} WHERE enabled AND user_id = ANY(%s) ORDER BY id FOR UPDATE",  # noqa: S608
+        [sorted({n.user_id for n in notifications})],
+        then=functools.partial(_after_endpoints_locked, notifications),
+    )
+    if own:
+        batch.execute()
+
+
+def _after_endpoints_locked(notifications: list, endpoint_ids: list) -> None:
+    if endpoint_ids:
         outbox_record(notifications, emails=False)
     else:
         transaction.on_commit(lambda: enqueue(emails=True), robust=True)

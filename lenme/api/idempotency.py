@@ -11,23 +11,35 @@ Lifecycle of a record (accounts.models.IdempotencyRecord):
    (409 `conflict`) frees the key, so a retry executes afresh.
 A first request that died leaves an IN_FLIGHT row that nobody holds a lock on: after
 LENME_IDEMPOTENCY_LOCK_SECONDS a repeat takes it over. A slow first request still holds its row lock,
-so it is never taken over (PostgreSQL; SQLite serializes write transactions anyway).
+so it is never taken over (SQLite serializes write transactions anyway).
+
+PostgreSQL claims the key inside the action's transaction instead (TransactionClaim), which spares
+the claim's own commit and the lock statement: the first statement of the transaction takes a
+session advisory lock on (user, key) without waiting and inserts the IN_FLIGHT row. A duplicate that
+finds the lock taken reads the key's committed record: a finished request's (its lock's holder is
+then only another repeat reading it) is replayed, or 422 for another body; otherwise the first is
+still executing: 409 `idempotency_in_flight` at once, whatever its body (its row is not visible yet). The lock is held until the
+response is stored: with the action's commit, or after its rollback for a stored 4xx. A first request
+that dies takes its lock and its uncommitted row with it, so its key is free at once.
 """
 
 import hashlib
 import json
+import logging
 import re
 from datetime import timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import OperationalError, connection, transaction
+from django.db import Error, OperationalError, connection, transaction
 from django.http import HttpResponse
 from django.utils import timezone
 
 from accounts.models import IdempotencyRecord
 from lenme.api.errors import IdempotencyInFlight, IdempotencyKeyReused, ValidationFailed
 from lenme.locks import lock_idempotency_record, lock_idempotency_record_nowait
+
+log = logging.getLogger(__name__)
 
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
@@ -150,6 +162,182 @@ def idempotency_begin(*, user, key: str, fingerprint: str) -> IdempotencyRecord 
         if claimed is not None:
             return claimed
     raise IdempotencyInFlight()
+
+
+def claims_in_transaction() -> bool:
+    """Whether a key is claimed by the action's own transaction (PostgreSQL's advisory locks)."""
+    return connection.vendor == "postgresql"
+
+
+def _lock_id(user_id: int, key: str) -> int:
+    """The advisory lock's 64-bit id for (user, key); a collision can only answer 409 in flight."""
+    digest = hashlib.blake2b(f"lenme-idempotency\n{user_id}\n{key}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+class TransactionClaim:
+    """PostgreSQL: the key claimed by the action's own transaction (see the module's docstring).
+
+    begin() runs first in the transaction (again on each retry of it); then exactly one of store()
+    (in the transaction, the action's response), store_after_rollback() (its 4xx once it rolled back)
+    or release() (nothing stored) ends the claim and gives the lock back.
+    """
+
+    def __init__(self, *, user, key: str, fingerprint: str) -> None:
+        self.user, self.key, self.fingerprint = user, key, fingerprint
+        self.lock_id = _lock_id(user.pk, key)
+        self.held: bool | None = False  # our session holds the advisory lock (None: unknown)
+        self.record_id: int | None = None
+
+    def begin(self) -> HttpResponse | None:
+        """Claim the key (None: ours, execute), or answer with the stored response, or refuse."""
+        table = IdempotencyRecord._meta.db_table
+        State = IdempotencyRecord.State
+        for _ in range(4):
+            now = timezone.now()
+            if self.held is None:  # an earlier claim statement failed: whether it took the lock is unknown
+                self._unlock_all()
+            lock = "SELECT true AS got" if self.held else "SELECT pg_try_advisory_lock(%s) AS got"
+            taking, self.held = not self.held, None  # if the statement fails, the lock is unknown
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f"WITH lock AS ({lock}), ins AS (INSERT INTO {table} (user_id, key, fingerprint, state, "  # noqa: S608
+                    "locked_at, response_content_type, created_at) SELECT %s::bigint, %s::varchar, %s::varchar, "
+                    "%s::varchar, %s::timestamptz, '', %s::timestamptz FROM lock WHERE got "
+                    "ON CONFLICT (user_id, key) DO NOTHING RETURNING id) SELECT got, (SELECT id FROM ins) FROM lock",
+                    [
+                        *([self.lock_id] if taking else []),
+                        self.user.pk,
+                        self.key,
+                        self.fingerprint,
+                        State.IN_FLIGHT,
+                        now,
+                        now,
+                    ],
+                )
+                got, record_id = cursor.fetchone()
+            self.held = bool(got)
+            if record_id is not None:
+                self.record_id = record_id
+                return None
+            # Another request holds the key (its lock), or a committed record does: read the record,
+            # and give the lock back if we took it, in one statement.
+            unlock = "pg_advisory_unlock(%s)" if got else "%s::bigint"
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f"SELECT {unlock}, r.id, r.fingerprint, r.state, r.locked_at, r.created_at, "  # noqa: S608
+                    "r.response_status, r.response_body, r.response_content_type "
+                    f"FROM (SELECT 1) one LEFT JOIN {table} r ON r.user_id = %s AND r.key = %s",
+                    [self.lock_id, self.user.pk, self.key],
+                )
+                _, pk, fingerprint, state, locked_at, created_at, status, body, content_type = cursor.fetchone()
+            self.held = False
+            expired = pk is not None and created_at < now - timedelta(seconds=settings.LENME_IDEMPOTENCY_TTL)
+            if not got:
+                # Locked by another request: one executing it (nothing committed yet, or a record
+                # it is replacing), or one merely reading a finished request's record, as we do.
+                if pk is None or expired or state != State.DONE:
+                    raise IdempotencyInFlight()
+                if fingerprint != self.fingerprint:
+                    raise IdempotencyKeyReused()
+                return replay(
+                    IdempotencyRecord(response_status=status, response_body=body, response_content_type=content_type)
+                )
+            if pk is None:
+                continue  # deleted (expired) meanwhile: claim it again
+            if expired:
+                IdempotencyRecord.objects.filter(pk=pk, created_at=created_at).delete()
+                continue  # expired: the key is free again
+            if fingerprint != self.fingerprint:
+                raise IdempotencyKeyReused()
+            if state == State.DONE:
+                return replay(
+                    IdempotencyRecord(response_status=status, response_body=body, response_content_type=content_type)
+                )
+            # IN_FLIGHT and committed: written by the autocommitted claim (SQLite's way, or before this one).
+            if locked_at > now - timedelta(seconds=settings.LENME_IDEMPOTENCY_LOCK_SECONDS):
+                raise IdempotencyInFlight()
+            IdempotencyRecord.objects.filter(pk=pk, state=State.IN_FLIGHT, locked_at=locked_at).delete()
+        raise IdempotencyInFlight()
+
+    def _unlock_all(self) -> None:
+        """Drop whatever advisory lock this session holds (only claims take them, one at a time)."""
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock_all()")
+        self.held = False
+
+    def store(self, *, status: int, body: bytes, content_type: str) -> None:
+        """In the action's transaction: its final response on our row; the lock is given back with it
+        (a duplicate then waits only for this commit, on our row, and replays it)."""
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"WITH s AS (UPDATE {IdempotencyRecord._meta.db_table} SET state = %s, response_status = %s, "  # noqa: S608
+                "response_body = %s, response_content_type = %s WHERE id = %s RETURNING id) "
+                "SELECT (SELECT count(*) FROM s), pg_advisory_unlock(%s)",
+                [IdempotencyRecord.State.DONE, status, bytes(body), content_type, self.record_id, self.lock_id],
+            )
+            stored, _ = cursor.fetchone()
+        self.held = False
+        if stored != 1:  # pragma: no cover - our own row, inserted by this transaction
+            raise IdempotencyInFlight("Another request with this Idempotency-Key took it over.")
+
+    def forget(self) -> None:
+        """In the action's transaction: nothing is to be stored (a 400 or 5xx answered without raising)."""
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"WITH d AS (DELETE FROM {IdempotencyRecord._meta.db_table} WHERE id = %s RETURNING id) "  # noqa: S608
+                "SELECT (SELECT count(*) FROM d), pg_advisory_unlock(%s)",
+                [self.record_id, self.lock_id],
+            )
+        self.held = False
+
+    def store_after_rollback(self, *, status: int, body: bytes, content_type: str) -> None:
+        """The action raised and rolled back (our row with it); we still hold the lock, so nobody has
+        claimed the key meanwhile: store its 4xx as a DONE record and give the lock back."""
+        now = timezone.now()
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"WITH i AS (INSERT INTO {IdempotencyRecord._meta.db_table} (user_id, key, fingerprint, state, "  # noqa: S608
+                "locked_at, response_status, response_body, response_content_type, created_at) "
+                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (user_id, key) DO UPDATE SET "
+                # The record our rolled-back transaction had deleted to take the key over (expired, or
+                # a dead IN_FLIGHT claim) is back: replace it, as the deletion meant to.
+                "fingerprint = EXCLUDED.fingerprint, state = EXCLUDED.state, locked_at = EXCLUDED.locked_at, "
+                "response_status = EXCLUDED.response_status, response_body = EXCLUDED.response_body, "
+                "response_content_type = EXCLUDED.response_content_type, created_at = EXCLUDED.created_at "
+                f"WHERE {IdempotencyRecord._meta.db_table}.created_at < %s "
+                f"OR {IdempotencyRecord._meta.db_table}.state = %s RETURNING id) "
+                "SELECT (SELECT count(*) FROM i), pg_advisory_unlock(%s)",
+                [
+                    self.user.pk,
+                    self.key,
+                    self.fingerprint,
+                    IdempotencyRecord.State.DONE,
+                    now,
+                    status,
+                    bytes(body),
+                    content_type,
+                    now,
+                    now - timedelta(seconds=settings.LENME_IDEMPOTENCY_TTL),
+                    IdempotencyRecord.State.IN_FLIGHT,
+                    self.lock_id,
+                ],
+            )
+        self.held = False
+
+    def release(self) -> None:
+        """Give the lock back with nothing stored (400, 5xx, a lost race), so a retry executes afresh."""
+        if self.held is False:
+            return
+        unknown, self.held = self.held is None, False
+        try:
+            with connection.cursor() as cursor:
+                if unknown:  # the claim statement failed: it may or may not have taken the lock
+                    cursor.execute("SELECT pg_advisory_unlock_all()")
+                else:
+                    cursor.execute("SELECT pg_advisory_unlock(%s)", [self.lock_id])
+        except Error:  # the connection broke: the server dropped its locks with the session
+            log.warning("could not release an idempotency lock; its session has ended", exc_info=True)
 
 
 def idempotency_hold(record: IdempotencyRecord) -> None:

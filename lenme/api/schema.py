@@ -71,8 +71,10 @@ IDEMPOTENCY_KEY = OpenApiParameter(
     description=(
         "1 to 255 visible ASCII characters, per user. A repeat with the same method, path and body within "
         "24 h replays the first response (header `Idempotent-Replayed: true`) and executes nothing; the same "
-        "key with another request is 422; a repeat while the first is running is 409 `idempotency_in_flight`. "
-        "400s, 409 `conflict` and 5xx are not stored, so a retry executes afresh."
+        "key with another request is 422; a repeat while the first is running is 409 `idempotency_in_flight` "
+        "whatever its body (once the first has finished, another body is 422). 400s, 409 `conflict` and 5xx are "
+        "not stored, so a retry executes afresh; a key whose first request died is free again on PostgreSQL as soon "
+        "as the database notices (its claim dies with its transaction), after 60 s at most."
     ),
 )
 

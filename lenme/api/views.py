@@ -31,8 +31,20 @@ class ActionView(APIView):
         (404 > 403 > 400) holds without costing a valid request a query: the service re-checks anyway.
         """
 
+    def dispatch(self, request, *args, **kwargs):
+        self._claim = None
+        try:
+            return super().dispatch(request, *args, **kwargs)
+        finally:
+            # Whatever happened on the way out (even an error while storing a response), a claim's
+            # advisory lock never outlives its request on a kept connection.
+            claim = getattr(self, "_claim_taken", None)
+            if claim is not None:
+                claim.release()
+
     def initial(self, request: Request, *args, **kwargs) -> None:
         self._idempotency = None
+        self._claim: idempotency.TransactionClaim | None = None
         self._replay: HttpResponse | None = None
         super().initial(request, *args, **kwargs)  # 401 and 429 come before anything idempotent
         if request.method != "POST":
@@ -53,6 +65,11 @@ class ActionView(APIView):
         fingerprint = idempotency.request_fingerprint(
             method=request.method, full_path=request.get_full_path(), data=request.data
         )
+        if idempotency.claims_in_transaction():  # PostgreSQL: claimed by the action's transaction (post)
+            self._claim = self._claim_taken = idempotency.TransactionClaim(
+                user=request.user, key=key, fingerprint=fingerprint
+            )
+            return
         claimed = idempotency.idempotency_begin(user=request.user, key=key, fingerprint=fingerprint)
         if isinstance(claimed, HttpResponse):
             self._replay = claimed
@@ -62,19 +79,26 @@ class ActionView(APIView):
     def post(self, request: Request, *args, **kwargs):
         if self._replay is not None:
             return self._replay
-        record = self._idempotency
-        if record is None:
+        record, claim = self._idempotency, self._claim
+        if record is None and claim is None:
             return self.act(request, *args, **kwargs)
 
         @atomic_retry
-        def act_and_store() -> Response:
-            idempotency.idempotency_hold(record)
+        def act_and_store() -> Response | HttpResponse:
+            if claim is not None:
+                stored = claim.begin()
+                if stored is not None:  # a replay (or a refusal, raised): nothing executes
+                    return stored
+            else:
+                idempotency.idempotency_hold(record)
             with joined():  # any error leaves this transaction, so the service's block needs no savepoint
                 action = self.act(request, *args, **kwargs)
             response = super(ActionView, self).finalize_response(request, action, *args, **kwargs)
             response.render()
             if not idempotency.is_stored(response.status_code):
-                idempotency.idempotency_free(record)
+                claim.forget() if claim is not None else idempotency.idempotency_free(record)
+            elif claim is not None:
+                claim.store(status=response.status_code, body=response.content, content_type=response["Content-Type"])
             elif not idempotency.idempotency_store(
                 record, status=response.status_code, body=response.content, content_type=response["Content-Type"]
             ):  # pragma: no cover - we hold the record's lock; a guard against ever executing twice
@@ -82,7 +106,7 @@ class ActionView(APIView):
             return response
 
         response = act_and_store()
-        self._idempotency = None
+        self._idempotency = self._claim = None
         return response
 
     def handle_exception(self, exc: Exception):
@@ -90,13 +114,32 @@ class ActionView(APIView):
             return super().handle_exception(exc)
         except Exception:
             record, self._idempotency = getattr(self, "_idempotency", None), None
+            claim, self._claim = getattr(self, "_claim", None), None
             if record is not None:  # a 5xx: free the key so a retry executes afresh
                 idempotency.idempotency_free(record)
+            if claim is not None:
+                claim.release()
             raise
 
     def finalize_response(self, request, response, *args, **kwargs):
         response = super().finalize_response(request, response, *args, **kwargs)
         record, self._idempotency = getattr(self, "_idempotency", None), None
+        claim, self._claim = getattr(self, "_claim", None), None
+        if claim is not None and claim.held is not False:
+            # As below, with the claim's lock still ours: the rolled-back action's 4xx is stored now
+            # (held None: the claim statement itself failed, so there is nothing to store).
+            data = getattr(response, "data", None)
+            if (
+                claim.held
+                and idempotency.is_stored(response.status_code)
+                and not (isinstance(data, dict) and data.get("code") == Conflict.code)
+            ):
+                response.render()
+                claim.store_after_rollback(
+                    status=response.status_code, body=response.content, content_type=response["Content-Type"]
+                )
+            else:
+                claim.release()
         if record is not None:
             # The action raised and its transaction rolled back: store its 4xx, or free the key after
             # a 400, a 5xx or a lost race (409 `conflict`: nothing happened, a retry must execute).

@@ -15,10 +15,10 @@ from loans.notifications import Event, notify
 from loans.services.common import _save_loan, transition
 
 
-def loan_days_past_due_set(*, loan: Loan, today: datetime.date, days_past_due: int | None = None) -> bool:
+def loan_days_past_due_set(*, loan: Loan, today: datetime.date, days_past_due: int | None = None, batch=None) -> bool:
     """After a payment: the locked loan's days past due as of the payment's day (0 once COMPLETED),
-    computed unless given (read under the loan's lock). Saves only a change; returns whether it
-    changed. Charging off is the sweep's (rule 6)."""
+    computed unless given (read under the loan's lock). Saves only a change (with the step's
+    lenme.db.WriteBatch when given one); returns whether it changed. Charging off is the sweep's (rule 6)."""
     if loan.status == LoanStatus.COMPLETED:
         days_past_due = 0
     elif days_past_due is None:
@@ -26,7 +26,7 @@ def loan_days_past_due_set(*, loan: Loan, today: datetime.date, days_past_due: i
     if days_past_due == loan.days_past_due:
         return False
     loan.days_past_due = days_past_due
-    _save_loan(loan, "days_past_due")
+    _save_loan(loan, "days_past_due", batch=batch)
     return True
 
 

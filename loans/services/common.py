@@ -124,5 +124,5 @@ def _save_offers(offers: list[Offer]) -> None:
         )
 
 
-def _save_loan(loan: Loan, *fields: str) -> None:
-    save_fields(loan, [*fields, "updated_at"])  # loan.save(update_fields=...), written once
+def _save_loan(loan: Loan, *fields: str, batch=None) -> None:
+    save_fields(loan, [*fields, "updated_at"], batch=batch)  # loan.save(update_fields=...), written once

@@ -63,10 +63,10 @@ def test_fund_query_count_and_one_schedule_insert(borrower_api, lender_api, djan
 def test_pay_query_count(borrower_api, lender_api, django_assert_max_num_queries):
     loan = funded_loan(borrower_api, lender_api)
 
-    # PostgreSQL: token; loan lock; payment lock with its order check, note rows and days past due; profile
-    # locks; balances + ledger rows; payment UPDATE; notification + email + endpoint locks (and the
-    # test's SAVEPOINT / RELEASE). SQLite: the ORM steps, +2 for the outbox.
-    with django_assert_max_num_queries(pin(9, 14)):
+    # PostgreSQL: token; loan lock; payment and profile locks with the order check, note rows and days
+    # past due; one statement for balances + ledger rows, payment UPDATE, notification + email + endpoint
+    # locks (and the test's SAVEPOINT / RELEASE). SQLite: the ORM steps, +2 for the outbox.
+    with django_assert_max_num_queries(pin(6, 14)):
         response = post(borrower_api, f"/api/loans/{loan['id']}/payments/{loan['payments'][0]['id']}/pay/")
     assert response.status_code == 200
 
@@ -77,7 +77,7 @@ def test_paying_the_last_installment_query_count(borrower_api, lender_api, djang
     pay(borrower_api, loan["id"], loan["payments"][0]["id"])
 
     # v2: + one UPDATE turning the loan's notes REPAID, + the loan's status, +2 for the outbox on SQLite.
-    with django_assert_max_num_queries(pin(11, 15)):
+    with django_assert_max_num_queries(pin(10, 15)):
         response = post(borrower_api, f"/api/loans/{loan['id']}/payments/{loan['payments'][1]['id']}/pay/")
     assert response.json()["loan_status"] == "COMPLETED"
 
@@ -115,28 +115,33 @@ def test_deposit_is_the_token_lookup_and_one_statement_on_postgresql(borrower_ap
 
 
 def test_deposit_with_idempotency_key_query_count(borrower_api, django_assert_max_num_queries):
-    """The claim is one INSERT ... ON CONFLICT; then lock the record, credit, store the response."""
-    with django_assert_max_num_queries(pin(7, 11)) as captured:
+    """PostgreSQL: token; in the money step's transaction the claim (advisory lock + INSERT ... ON
+    CONFLICT, one statement), the credit, the stored response. SQLite: the claim committed first, then
+    lock the record, credit, store."""
+    with django_assert_max_num_queries(pin(6, 11)) as captured:
         response = post(borrower_api, "/api/accounts/deposit/", {"amount": "10.00"}, HTTP_IDEMPOTENCY_KEY="q-1")
     assert response.status_code == 200
     if connection.vendor == "postgresql":
-        assert len(statements(captured.captured_queries)) == 5
+        assert len(statements(captured.captured_queries)) == 4
 
 
 def test_replayed_deposit_query_count(borrower_api, django_assert_max_num_queries):
     post(borrower_api, "/api/accounts/deposit/", {"amount": "10.00"}, HTTP_IDEMPOTENCY_KEY="q-2")
 
-    with django_assert_max_num_queries(3):
+    # Token, claim, the stored record read (PostgreSQL: inside the step's transaction, so + the test's
+    # SAVEPOINT / RELEASE, which are BEGIN / COMMIT in production).
+    with django_assert_max_num_queries(pin(5, 3)) as captured:
         response = post(borrower_api, "/api/accounts/deposit/", {"amount": "10.00"}, HTTP_IDEMPOTENCY_KEY="q-2")
     assert response["Idempotent-Replayed"] == "true"
+    assert len(statements(captured.captured_queries)) == 3
 
 
 def test_pay_with_idempotency_key_query_count(borrower_api, lender_api, django_assert_max_num_queries):
     loan = funded_loan(borrower_api, lender_api)
 
-    # The pay's (test_pay_query_count) plus the keyed record: claim, lock, store, in the money step's
-    # transaction; the service's block joins it without a SAVEPOINT.
-    with django_assert_max_num_queries(pin(12, 17)):
+    # The pay's (test_pay_query_count) plus the keyed record: PostgreSQL claim and store, in the money
+    # step's transaction (SQLite: claim, lock, store); the service's block joins it without a SAVEPOINT.
+    with django_assert_max_num_queries(pin(8, 17)):
         response = post(
             borrower_api,
             f"/api/loans/{loan['id']}/payments/{loan['payments'][0]['id']}/pay/",

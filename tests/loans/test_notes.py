@@ -461,8 +461,9 @@ def test_accept_fund_and_pay_take_a_bounded_number_of_queries(borrower, borrower
     assert NotePayment.objects.filter(note__loan=loan).count() == 12 * n
     factories.account_deposit(user=borrower, amount=Decimal("100.00"))
     # +2 for the webhook/email outbox, +1 for days_past_due as of the payment's day (v2 Delinquency);
-    # PostgreSQL folds them (and the note rows) into the payment's lock and the notification's INSERT
-    with django_assert_max_num_queries(9 if connection.vendor == "postgresql" else 14) as captured:
+    # PostgreSQL folds them (and the note rows and profiles) into the payment's lock and the step's one
+    # write statement
+    with django_assert_max_num_queries(6 if connection.vendor == "postgresql" else 14) as captured:
         assert post(borrower_api, f"/api/loans/{loan.pk}/payments/{body['payments'][0]['id']}/pay/").status_code == 200
     assert inserts_into(captured.captured_queries, "accounts_transaction") == 1
     assert Transaction.objects.filter(kind="repayment", loan_id=loan.pk).count() == n
