@@ -11,7 +11,8 @@ One bounded run (about 3 minutes) that stops by itself:
    request a valid 200) against deposit, pay, and pay with a fresh Idempotency-Key per request;
 5. runs pgbench TPC-B (16 clients) on a separate database (BENCH_DB + "_pgbench") of the same server,
    before and after the wrk runs (the ratios use the mean of the two: this machine's speed drifts by
-   tens of percent within minutes), and reads the CPU time the host stole meanwhile;
+   tens of percent within minutes), and reads the CPU time the host stole meanwhile; both databases
+   are vacuumed and analyzed first, so that autovacuum does not start in the middle of a scenario;
 6. counts the SQL statements of each endpoint with Django's test client (CaptureQueriesContext);
 7. prints req/s, the ratio to pgbench tps, p99 latency and non-2xx count per endpoint, with the CPU
    wrk used (share of one core: it shares the machine, so it must stay far from the bottleneck) and
@@ -367,10 +368,14 @@ def main() -> None:
     )
     try:
         wait_until_ready(server)
+        log("pgbench: initialize its database")
+        pgbench_url = pgbench_init()
         log(f"prepare {CONNECTIONS} borrowers/lenders and {CONNECTIONS * LOANS * 2} funded {TERM}-month loans")
         data = prepare()["connections"]
+        # What the preparation inserted would otherwise start autovacuum in the middle of a scenario.
+        psql("VACUUM ANALYZE", DB)
+        psql("VACUUM ANALYZE", PGBENCH_DB)
         log("pgbench TPC-B, 16 clients (before; again after, since the machine's speed drifts)")
-        pgbench_url = pgbench_init()
         ticks = cpu_ticks()
         tps_runs = [pgbench(pgbench_url)]
         results = {}
