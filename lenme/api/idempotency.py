@@ -18,9 +18,10 @@ the claim's own commit and the lock statement: the first statement of the transa
 session advisory lock on (user, key) without waiting and inserts the IN_FLIGHT row. A duplicate that
 finds the lock taken reads the key's committed record: a finished request's (its lock's holder is
 then only another repeat reading it) is replayed, or 422 for another body; otherwise the first is
-still executing: 409 `idempotency_in_flight` at once, whatever its body (its row is not visible yet). The lock is held until the
-response is stored: with the action's commit, or after its rollback for a stored 4xx. A first request
-that dies takes its lock and its uncommitted row with it, so its key is free at once.
+still executing: 409 `idempotency_in_flight` at once, whatever its body (its row is not visible
+yet). The lock is held until the response is stored: with the action's commit, or after its
+rollback for a stored 4xx. A first request that dies takes its lock and its uncommitted row with
+it, so its key is free as soon as the database notices.
 """
 
 import hashlib
@@ -233,32 +234,34 @@ class TransactionClaim:
                 _, pk, fingerprint, state, locked_at, created_at, status, body, content_type = cursor.fetchone()
             self.held = False
             expired = pk is not None and created_at < now - timedelta(seconds=settings.LENME_IDEMPOTENCY_TTL)
+            stored = IdempotencyRecord(
+                fingerprint=fingerprint, state=state, response_status=status, response_body=body,
+                response_content_type=content_type,
+            )  # fmt: skip
             if not got:
                 # Locked by another request: one executing it (nothing committed yet, or a record
                 # it is replacing), or one merely reading a finished request's record, as we do.
                 if pk is None or expired or state != State.DONE:
                     raise IdempotencyInFlight()
-                if fingerprint != self.fingerprint:
-                    raise IdempotencyKeyReused()
-                return replay(
-                    IdempotencyRecord(response_status=status, response_body=body, response_content_type=content_type)
-                )
+                return self._answer(stored)
             if pk is None:
                 continue  # deleted (expired) meanwhile: claim it again
             if expired:
                 IdempotencyRecord.objects.filter(pk=pk, created_at=created_at).delete()
                 continue  # expired: the key is free again
-            if fingerprint != self.fingerprint:
-                raise IdempotencyKeyReused()
-            if state == State.DONE:
-                return replay(
-                    IdempotencyRecord(response_status=status, response_body=body, response_content_type=content_type)
-                )
+            if fingerprint != self.fingerprint or state == State.DONE:
+                return self._answer(stored)
             # IN_FLIGHT and committed: written by the autocommitted claim (SQLite's way, or before this one).
             if locked_at > now - timedelta(seconds=settings.LENME_IDEMPOTENCY_LOCK_SECONDS):
                 raise IdempotencyInFlight()
             IdempotencyRecord.objects.filter(pk=pk, state=State.IN_FLIGHT, locked_at=locked_at).delete()
         raise IdempotencyInFlight()
+
+    def _answer(self, record: IdempotencyRecord) -> HttpResponse:
+        """A finished request's record: 422 for another request, else its response replayed."""
+        if record.fingerprint != self.fingerprint:
+            raise IdempotencyKeyReused()
+        return replay(record)
 
     def _unlock_all(self) -> None:
         """Drop whatever advisory lock this session holds (only claims take them, one at a time)."""
@@ -331,11 +334,11 @@ class TransactionClaim:
             return
         unknown, self.held = self.held is None, False
         try:
+            if unknown:  # the claim statement failed: it may or may not have taken the lock
+                self._unlock_all()
+                return
             with connection.cursor() as cursor:
-                if unknown:  # the claim statement failed: it may or may not have taken the lock
-                    cursor.execute("SELECT pg_advisory_unlock_all()")
-                else:
-                    cursor.execute("SELECT pg_advisory_unlock(%s)", [self.lock_id])
+                cursor.execute("SELECT pg_advisory_unlock(%s)", [self.lock_id])
         except Error:  # the connection broke: the server dropped its locks with the session
             log.warning("could not release an idempotency lock; its session has ended", exc_info=True)
 

@@ -32,7 +32,6 @@ class ActionView(APIView):
         """
 
     def dispatch(self, request, *args, **kwargs):
-        self._claim = None
         try:
             return super().dispatch(request, *args, **kwargs)
         finally:
@@ -98,9 +97,9 @@ class ActionView(APIView):
             if not idempotency.is_stored(response.status_code):
                 claim.forget() if claim is not None else idempotency.idempotency_free(record)
             elif claim is not None:
-                claim.store(status=response.status_code, body=response.content, content_type=response["Content-Type"])
+                claim.store(**_stored_parts(response))
             elif not idempotency.idempotency_store(
-                record, status=response.status_code, body=response.content, content_type=response["Content-Type"]
+                record, **_stored_parts(response)
             ):  # pragma: no cover - we hold the record's lock; a guard against ever executing twice
                 raise IdempotencyInFlight("Another request with this Idempotency-Key took it over.")
             return response
@@ -114,45 +113,35 @@ class ActionView(APIView):
             return super().handle_exception(exc)
         except Exception:
             record, self._idempotency = getattr(self, "_idempotency", None), None
-            claim, self._claim = getattr(self, "_claim", None), None
+            self._claim = None  # its lock is given back when dispatch ends
             if record is not None:  # a 5xx: free the key so a retry executes afresh
                 idempotency.idempotency_free(record)
-            if claim is not None:
-                claim.release()
             raise
 
     def finalize_response(self, request, response, *args, **kwargs):
         response = super().finalize_response(request, response, *args, **kwargs)
         record, self._idempotency = getattr(self, "_idempotency", None), None
         claim, self._claim = getattr(self, "_claim", None), None
-        if claim is not None and claim.held is not False:
-            # As below, with the claim's lock still ours: the rolled-back action's 4xx is stored now
-            # (held None: the claim statement itself failed, so there is nothing to store).
-            data = getattr(response, "data", None)
-            if (
-                claim.held
-                and idempotency.is_stored(response.status_code)
-                and not (isinstance(data, dict) and data.get("code") == Conflict.code)
-            ):
-                response.render()
-                claim.store_after_rollback(
-                    status=response.status_code, body=response.content, content_type=response["Content-Type"]
-                )
-            else:
-                claim.release()
-        if record is not None:
-            # The action raised and its transaction rolled back: store its 4xx, or free the key after
-            # a 400, a 5xx or a lost race (409 `conflict`: nothing happened, a retry must execute).
-            data = getattr(response, "data", None)
-            lost_race = isinstance(data, dict) and data.get("code") == Conflict.code
-            if idempotency.is_stored(response.status_code) and not lost_race:
-                response.render()
-                idempotency.idempotency_store(
-                    record, status=response.status_code, body=response.content, content_type=response["Content-Type"]
-                )
-            else:
-                idempotency.idempotency_free(record)
+        if record is None and not (claim is not None and claim.held):
+            return response  # no key, or a claim that holds nothing (its lock, if any, ends with dispatch)
+        # The action raised and its transaction rolled back: store its 4xx, or free the key after a
+        # 400, a 5xx or a lost race (409 `conflict`: nothing happened, a retry must execute).
+        data = getattr(response, "data", None)
+        lost_race = isinstance(data, dict) and data.get("code") == Conflict.code
+        if not idempotency.is_stored(response.status_code) or lost_race:
+            claim.release() if claim is not None else idempotency.idempotency_free(record)
+            return response
+        response.render()
+        if claim is not None:  # its lock is still ours, so nobody claimed the key meanwhile
+            claim.store_after_rollback(**_stored_parts(response))
+        else:
+            idempotency.idempotency_store(record, **_stored_parts(response))
         return response
+
+
+def _stored_parts(response) -> dict:
+    """What an Idempotency-Key keeps of a rendered response, to replay it byte for byte."""
+    return {"status": response.status_code, "body": response.content, "content_type": response["Content-Type"]}
 
 
 def validated(serializer_class, request: Request, *, view: ActionView | None = None) -> dict:
