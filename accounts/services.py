@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from accounts.models import AuthToken, Profile, Transaction, TransactionKind
 from accounts.tokens import token_issue
-from lenme.db import WriteBatch, atomic_retry, insert_sql, mark_saved, statement_retry
+from lenme.db import atomic_retry, insert_sql, mark_saved, statement_retry, write_batch
 from lenme.errors import InsufficientFunds, InvalidState, ValidationFailed
 from lenme.locks import lock_profiles
 from lenme.money import MAX_BALANCE
@@ -103,14 +103,11 @@ def _profiles_save_one_statement(profiles: list[Profile], entries: list[Transact
         f"updated_at = v.updated_at FROM (VALUES {values}) AS v(id, balance, reserved_balance, updated_at) "
         "WHERE p.id = v.id"
     )
-    own = batch is None
-    batch = WriteBatch() if own else batch
-    batch.add(f"{update} RETURNING p.id", params)
-    if entries:
-        insert, insert_params = insert_sql(entries)
-        batch.add(insert, insert_params, then=functools.partial(mark_saved, entries))
-    if own:
-        batch.execute()
+    with write_batch(batch) as parts:
+        parts.add(f"{update} RETURNING p.id", params)
+        if entries:
+            insert, insert_params = insert_sql(entries)
+            parts.add(insert, insert_params, then=functools.partial(mark_saved, entries))
 
 
 def platform_user():

@@ -251,3 +251,14 @@ class WriteBatch:
             results[index].append(value)
         for i, _ in returning:
             parts[i][3](results[i])
+
+
+@contextlib.contextmanager
+def write_batch(batch: WriteBatch | None = None):
+    """The step's batch to add parts to, or (None) a batch of one's own, executed at the end of the block."""
+    if batch is not None:
+        yield batch
+        return
+    own = WriteBatch()
+    yield own
+    own.execute()

@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from django.conf import settings
 from django.db import connection, transaction
 
-from lenme.db import WriteBatch, insert_sql, mark_saved
+from lenme.db import WriteBatch, insert_sql, mark_saved, write_batch
 from webhooks.models import NotificationEmail, WebhookEndpoint, WebhookEvent
 
 log = logging.getLogger(__name__)
@@ -43,34 +43,31 @@ def outbox_record_with_notifications(notifications: list, *, batch: WriteBatch |
     second statement) only when some user has an endpoint. The same rows and locks as bulk_create +
     outbox_record."""
     qn = connection.ops.quote_name
-    own = batch is None
-    batch = WriteBatch() if own else batch
     insert, params = insert_sql(notifications)
-    saved = batch.add(insert, params, then=functools.partial(mark_saved, notifications))
     template = NotificationEmail()
-    columns, values, email_params = [], [], []
-    for f in NotificationEmail._meta.concrete_fields:
-        if f.primary_key:
-            continue
-        columns.append(qn(f.column))
-        if f.name == "notification":
-            values.append(f"{saved}.id")
-        else:
-            values.append("%s")
-            email_params.append(f.get_db_prep_save(f.pre_save(template, True), connection))
-    batch.add(
-        f"INSERT INTO {qn(NotificationEmail._meta.db_table)} ({', '.join(columns)}) "  # noqa: S608 - model names
-        f"SELECT {', '.join(values)} FROM {saved}",
-        email_params,
-    )
-    endpoints = WebhookEndpoint._meta
-    batch.add(
-        f"SELECT id FROM {qn(endpoints.db_table)} WHERE enabled AND user_id = ANY(%s) ORDER BY id FOR UPDATE",  # noqa: S608
-        [sorted({n.user_id for n in notifications})],
-        then=functools.partial(_after_endpoints_locked, notifications),
-    )
-    if own:
-        batch.execute()
+    with write_batch(batch) as parts:
+        saved = parts.add(insert, params, then=functools.partial(mark_saved, notifications))
+        columns, values, email_params = [], [], []
+        for f in NotificationEmail._meta.concrete_fields:
+            if f.primary_key:
+                continue
+            columns.append(qn(f.column))
+            if f.name == "notification":
+                values.append(f"{saved}.id")
+            else:
+                values.append("%s")
+                email_params.append(f.get_db_prep_save(f.pre_save(template, True), connection))
+        parts.add(
+            f"INSERT INTO {qn(NotificationEmail._meta.db_table)} ({', '.join(columns)}) "  # noqa: S608 - model names
+            f"SELECT {', '.join(values)} FROM {saved}",
+            email_params,
+        )
+        parts.add(
+            f"SELECT id FROM {qn(WebhookEndpoint._meta.db_table)} WHERE enabled AND user_id = ANY(%s) "  # noqa: S608
+            "ORDER BY id FOR UPDATE",
+            [sorted({n.user_id for n in notifications})],
+            then=functools.partial(_after_endpoints_locked, notifications),
+        )
 
 
 def _after_endpoints_locked(notifications: list, endpoint_ids: list) -> None:
