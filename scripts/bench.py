@@ -13,10 +13,15 @@ One bounded run (about 3 minutes) that stops by itself:
    before and after the wrk runs (the ratios use the mean of the two: this machine's speed drifts by
    tens of percent within minutes), and reads the CPU time the host stole meanwhile; both databases
    are vacuumed and analyzed first, so that autovacuum does not start in the middle of a scenario;
-6. counts the SQL statements of each endpoint with Django's test client (CaptureQueriesContext);
-7. prints req/s, the ratio to pgbench tps, p99 latency and non-2xx count per endpoint, with the CPU
+6. runs wrk against GET /healthz: the server and the middleware with no work, the ceiling any
+   endpoint served this way has on this machine;
+7. counts the SQL statements of each endpoint with Django's test client (CaptureQueriesContext), and
+   captures the statements of one deposit and one pay for each of 16 fresh borrowers; pgbench replays
+   them (one client per borrower, prepared), the database's ceiling for each endpoint: what it would
+   reach if the service's own CPU cost nothing;
+8. prints req/s, the ratio to pgbench tps, p99 latency and non-2xx count per endpoint, with the CPU
    wrk used (share of one core: it shares the machine, so it must stay far from the bottleneck) and
-   the load average (other work on the machine skews every figure).
+   the load average (other work on the machine skews every figure), then the two ceilings.
 
 Needs `wrk` and `pgbench` (Debian: `apt-get install -y wrk postgresql-client`); when they are missing
 and we run as root, the script installs them with apt-get, otherwise it says what to install.
@@ -28,6 +33,7 @@ gunicorn.conf.py's), to compare gunicorn settings.
 
 import json
 import os
+import re
 import resource
 import shutil
 import signal
@@ -60,6 +66,7 @@ local plans = %(plans)s
 local with_key = %(with_key)s
 local body = %(body)s
 local run = "%(run)s"
+local method = "%(method)s"
 local counter = 0
 function setup(thread)
   counter = counter + 1
@@ -79,6 +86,9 @@ function request()
                    ["X-Forwarded-Proto"] = "https"}
   if with_key then
     headers["Idempotency-Key"] = "bench-" .. run .. "-" .. tid .. "-" .. i
+  end
+  if method == "GET" then
+    return wrk.format("GET", path, headers)
   end
   return wrk.format("POST", path, headers, body)
 end
@@ -200,8 +210,9 @@ def lua_plans(plans: list[dict], *, once: bool) -> str:
     return "{" + ",\n".join(rows) + "}"
 
 
-def wrk(name: str, plans: list[dict], *, once: bool, with_key: bool, body: str) -> dict:
+def wrk(name: str, plans: list[dict], *, once: bool, with_key: bool, body: str, method: str = "POST") -> dict:
     script = LUA % {
+        "method": method,
         "plans": lua_plans(plans, once=once),
         "with_key": "true" if with_key else "false",
         "body": json.dumps(body),
@@ -311,14 +322,34 @@ counts["pay"] = len(captured.captured_queries)
 with CaptureQueriesContext(connection) as captured:
     post(client, f"/api/loans/{loan['id']}/payments/{payments[2]['id']}/pay/", None, borrower, HTTP_IDEMPOTENCY_KEY="q" + RUN)
 counts["pay_key"] = len(captured.captured_queries)
-print("QUERIES_JSON " + json.dumps(counts))
+
+# The database floor: for each of FLOOR borrowers of their own, the statements (values inlined, as
+# Django logs them) of one deposit and of one pay of a loan's second installment, for pgbench to replay.
+def statements(*args, **kwargs):
+    with CaptureQueriesContext(connection) as captured:
+        post(client, *args, **kwargs)
+    return [q["sql"] for q in captured.captured_queries]
+floor = {"deposit": [], "pay": []}
+for i in range(FLOOR):
+    b, l = (client.post("/api/auth/register/", json.dumps({"username": f"f{who}{i}" + RUN, "password": "Bench-pw-" + RUN}),
+            content_type="application/json", HTTP_X_FORWARDED_PROTO="https").json()["token"] for who in "bl")
+    post(client, "/api/accounts/deposit/", {"amount": "5000.00"}, l)
+    floor["deposit"].append(statements("/api/accounts/deposit/", {"amount": "1.00"}, b))
+    loan = post(client, "/api/loans/", {"amount": "1200.00", "term_months": 12, "interest_rate": "0.00"}, b)
+    post(client, f"/api/loans/{loan['id']}/offers/", {"interest_rate": "0.00"}, l)
+    post(client, f"/api/loans/{loan['id']}/accept/", {}, b)
+    payments = sorted(post(client, f"/api/loans/{loan['id']}/fund/", None, l)["payments"], key=lambda p: p["number"])
+    post(client, f"/api/loans/{loan['id']}/payments/{payments[0]['id']}/pay/", None, b)
+    floor["pay"].append(statements(f"/api/loans/{loan['id']}/payments/{payments[1]['id']}/pay/", None, b))
+print("QUERIES_JSON " + json.dumps({"counts": counts, "floor": floor}))
 """
 
 
-def query_counts() -> dict:
+def query_counts() -> tuple[dict, dict]:
+    """The statements per request of each endpoint, and the floor scripts (see sql_floor)."""
     env = {**service_env(), "DJANGO_SETTINGS_MODULE": "lenme.settings"}
     result = subprocess.run(  # noqa: S603
-        [str(VENV_BIN / "python"), "-c", f"RUN = {RUN!r}\n" + QUERY_PROBE],
+        [str(VENV_BIN / "python"), "-c", f"RUN = {RUN!r}\nFLOOR = {CONNECTIONS}\n" + QUERY_PROBE],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -328,7 +359,69 @@ def query_counts() -> dict:
     line = next((ln for ln in result.stdout.splitlines() if ln.startswith("QUERIES_JSON ")), None)
     if line is None:
         raise SystemExit(f"bench: query count failed:\n{result.stdout}\n{result.stderr[-3000:]}")
-    return json.loads(line.removeprefix("QUERIES_JSON "))
+    probed = json.loads(line.removeprefix("QUERIES_JSON "))
+    return probed["counts"], probed["floor"]
+
+
+TIMESTAMP = re.compile(r"'\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d+)?\+00:00'::timestamptz")
+
+
+def floor_script(statements: list[str]) -> str:
+    """A pgbench script of one request's statements. pgbench reads `:name` as a variable, so the
+    timestamps the service sends as literals become now() (one function call each, no other change)."""
+    lines = []
+    for sql in statements:
+        sql = TIMESTAMP.sub("now()", " ".join(sql.split()))
+        if re.search(r"(?<!:):[A-Za-z0-9_]", sql):
+            raise SystemExit(f"bench: a statement pgbench would misread (a `:name` in it): {sql[:300]}")
+        lines.append(sql + ";")
+    return "\n".join(lines) + "\n"
+
+
+def sql_floor(scripts: list[list[str]]) -> float:
+    """The endpoint's database work alone: each connection's captured statements (its own borrower, so
+    they contend as the service's do) replayed by its own pgbench client for SECONDS; the summed tps is
+    what the database could do if the service's own CPU cost nothing."""
+    paths, clients = [], []
+    try:
+        for statements in scripts:
+            with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as handle:
+                handle.write(floor_script(statements))
+            paths.append(handle.name)
+        for path in paths:
+            clients.append(
+                subprocess.Popen(  # noqa: S603
+                    [
+                        tool("pgbench"),
+                        "-c",
+                        "1",
+                        "-j",
+                        "1",
+                        "-T",
+                        str(SECONDS),
+                        "-n",
+                        "-M",
+                        "prepared",
+                        "-f",
+                        path,
+                        f"{PG}/{DB}",
+                    ],
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                )
+            )
+        total = 0.0
+        for client in clients:
+            out, err = client.communicate(timeout=SECONDS + 60)
+            tps_line = next((ln for ln in out.splitlines() if ln.startswith("tps")), None)
+            if client.returncode or tps_line is None or "aborted" in err:
+                raise SystemExit(f"bench: pgbench replay failed: {err[-800:]}")
+            total += float(tps_line.split("=")[1].split()[0])
+        return total
+    finally:
+        for path in paths:
+            os.unlink(path)
 
 
 def wait_until_ready(server: subprocess.Popen) -> None:
@@ -390,19 +483,30 @@ def main() -> None:
         results["pay_key"] = wrk(
             "pay_key", [{"token": c["token"], "paths": c["pay_key"]} for c in data], once=True, with_key=True, body=""
         )
+        log("wrk: GET /healthz (the floor: the server and the middleware, no work)")
+        healthz = wrk(
+            "healthz",
+            [{"token": c["token"], "paths": ["/healthz"]} for c in data],
+            once=False,
+            with_key=False,
+            body="",
+            method="GET",
+        )
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         try:
             server.wait(timeout=30)
         except subprocess.TimeoutExpired:
             os.killpg(server.pid, signal.SIGKILL)
+    log("query counts and the statements of a deposit and a pay (Django test client, CaptureQueriesContext)")
+    queries, floor_statements = query_counts()
+    log("the database floor: pgbench replays those statements, one client per borrower")
+    floors = {name: sql_floor(scripts) for name, scripts in floor_statements.items()}
     log("pgbench TPC-B, 16 clients (after)")
     tps_runs.append(pgbench(pgbench_url))
     tps = sum(tps_runs) / len(tps_runs)
     ticks = [b - a for a, b in zip(ticks, cpu_ticks(), strict=False)]
     steal = ticks[7] / sum(ticks) if len(ticks) == 8 and sum(ticks) else None
-    log("query counts (Django test client, CaptureQueriesContext)")
-    queries = query_counts()
     psql(f'DROP DATABASE IF EXISTS "{PGBENCH_DB}" WITH (FORCE)')
 
     targets = {"deposit": 0.25, "pay": 0.20, "pay_key": 0.15}
@@ -425,6 +529,13 @@ def main() -> None:
             + ("  (ran out of installments: raise BENCH_LOANS)" if figures["exhausted"] else "")
             + (f"  socket errors {figures['socket_errors']}" if figures["socket_errors"] else "")
         )
+    print("\nthe ceilings, measured in the same run (what an endpoint could reach if the rest cost nothing):")
+    print(
+        f"{'GET /healthz: the server and middleware, no work':<56}{healthz['rps']:>7.0f} req/s{healthz['rps'] / tps:>7.3f}x"
+        f"  p99 {healthz['p99_us'] / 1000:.1f} ms"
+    )
+    for name, floor in floors.items():
+        print(f"{name + ': its statements alone, replayed by pgbench':<56}{floor:>7.0f} tps  {floor / tps:>7.3f}x")
     print(f"\n{CONNECTIONS} connections, {SECONDS} s per scenario, {time.monotonic() - started:.0f} s in all")
 
 
