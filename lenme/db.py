@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 
 from django.conf import settings
-from django.db import DatabaseError, OperationalError, connection, transaction
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, OperationalError, connection, connections, transaction
 
 from lenme.errors import Conflict
 
@@ -120,16 +120,23 @@ def use_sqlite_parameter_limit(sender, connection, **kwargs) -> None:
         connection.features.__dict__["max_query_params"] = limit
 
 
+def _db():
+    """This thread's connection to the default database: one lookup, where each attribute read through
+    `django.db.connection` (a proxy) is a lookup of its own, a few per field of every row."""
+    return connections[DEFAULT_DB_ALIAS]
+
+
 def insert_sql(objs: list, *, returning: str = "id") -> tuple[str, list]:
     """One `INSERT ... VALUES (...), ... RETURNING <returning>` of unsaved instances of one model, with
     the values bulk_create would write (defaults, auto_now_add, foreign keys); for PostgreSQL
     statements that fold it with others (a data-modifying WITH). The caller sets the returned ids."""
     model = type(objs[0])
     fields = [f for f in model._meta.concrete_fields if not f.primary_key]
-    qn = connection.ops.quote_name
+    db = _db()
+    qn = db.ops.quote_name
     params: list = []
     for obj in objs:
-        params += [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
+        params += [f.get_db_prep_save(f.pre_save(obj, True), db) for f in fields]
     row = "(" + ", ".join(["%s"] * len(fields)) + ")"
     sql = (
         f"INSERT INTO {qn(model._meta.db_table)} ({', '.join(qn(f.column) for f in fields)}) "  # noqa: S608
@@ -145,10 +152,11 @@ def mark_saved(objs: list, ids) -> None:
     ids = list(ids)
     if len(ids) != len(objs):  # pragma: no cover - one row per instance, by construction
         raise AssertionError("an insert returned a different number of rows")
+    alias = _db().alias
     for obj, pk in zip(objs, sorted(ids), strict=True):
         obj.pk = pk
         obj._state.adding = False
-        obj._state.db = connection.alias
+        obj._state.db = alias
 
 
 @functools.cache
@@ -159,34 +167,44 @@ def select_columns(model, alias: str) -> str:
 
 
 @functools.cache
-def _field_converters(model, vendor: str) -> tuple:
-    converters = []
-    for f in model._meta.concrete_fields:
+def _row_layout(model, vendor: str) -> tuple[int, int, tuple[str, ...], tuple]:
+    """What instance_from_row needs of a model, worked out once per model and database vendor: the
+    row's width, the primary key's position, the attribute names, and the fields whose values the ORM
+    converts (with their converters)."""
+    db = _db()
+    fields = model._meta.concrete_fields
+    converted = []
+    for i, f in enumerate(fields):
         column = f.get_col(model._meta.db_table)
-        converters.append((column, tuple(connection.ops.get_db_converters(column) + f.get_db_converters(connection))))
-    return tuple(converters)
+        converters = tuple(db.ops.get_db_converters(column) + f.get_db_converters(db))
+        if converters:
+            converted.append((i, column, converters))
+    pk_at = next(i for i, f in enumerate(fields) if f.primary_key)
+    return len(fields), pk_at, tuple(f.attname for f in fields), tuple(converted)
 
 
 def instance_from_row(model, row, start: int = 0):
     """The model instance from row[start:] as select_columns laid it out (the converters the ORM
     would apply included), or None when its primary key is NULL (an outer join found nothing)."""
-    fields = model._meta.concrete_fields
-    values = list(row[start : start + len(fields)])
-    if values[[f.primary_key for f in fields].index(True)] is None:
+    db = _db()
+    width, pk_at, attnames, converted = _row_layout(model, db.vendor)
+    values = list(row[start : start + width])
+    if values[pk_at] is None:
         return None
-    for i, (column, converters) in enumerate(_field_converters(model, connection.vendor)):
+    for i, column, converters in converted:
         for converter in converters:
-            values[i] = converter(values[i], column, connection)
-    return model.from_db(connection.alias, [f.attname for f in fields], values)
+            values[i] = converter(values[i], column, db)
+    return model.from_db(db.alias, attnames, values)
 
 
 def update_sql(obj, fields: list[str]) -> tuple[str, list]:
     """The `UPDATE <table> SET ... WHERE pk = %s` that obj.save(update_fields=fields) sends (auto_now
     fields stamped by their pre_save), without the ORM's compiler."""
     meta = obj._meta
-    qn = connection.ops.quote_name
+    db = _db()
+    qn = db.ops.quote_name
     targets = [meta.get_field(name) for name in fields]
-    params = [f.get_db_prep_save(f.pre_save(obj, False), connection) for f in targets]
+    params = [f.get_db_prep_save(f.pre_save(obj, False), db) for f in targets]
     sql = (
         f"UPDATE {qn(meta.db_table)} SET {', '.join(f'{qn(f.column)} = %s' for f in targets)} "  # noqa: S608
         f"WHERE {qn(meta.pk.column)} = %s"
