@@ -267,8 +267,13 @@ def pgbench(url: str) -> float:
         capture_output=True,
         text=True,
     )
-    tps_line = next(ln for ln in result.stdout.splitlines() if ln.startswith("tps"))
-    return float(tps_line.split("=")[1].split()[0])
+    return tps_of(result.stdout)
+
+
+def tps_of(output: str) -> float:
+    """The `tps = ...` figure pgbench printed (0.0 when it printed none)."""
+    line = next((ln for ln in output.splitlines() if ln.startswith("tps")), None)
+    return float(line.split("=")[1].split()[0]) if line else 0.0
 
 
 def cpu_ticks() -> list[int]:
@@ -294,53 +299,46 @@ def post(client, path, body=None, token=None, **headers):
     return response.json()
 
 client = Client()
-tokens = []
-for who in ("qb", "ql"):
-    r = client.post("/api/auth/register/", json.dumps({"username": who + RUN, "password": "Bench-pw-" + RUN}),
-                    content_type="application/json", HTTP_X_FORWARDED_PROTO="https")
-    tokens.append(r.json()["token"])
-borrower, lender = tokens
-post(client, "/api/accounts/deposit/", {"amount": "5000.00"}, lender)
-loan = post(client, "/api/loans/", {"amount": "1200.00", "term_months": 12, "interest_rate": "0.00"}, borrower)
-post(client, f"/api/loans/{loan['id']}/offers/", {"interest_rate": "0.00"}, lender)
-post(client, f"/api/loans/{loan['id']}/accept/", {}, borrower)
-payments = post(client, f"/api/loans/{loan['id']}/fund/", None, lender)["payments"]
-payments.sort(key=lambda p: p["number"])
-counts = {}
-def count(name, *args, **kwargs):
-    post(client, *args, **kwargs)  # warm: the first request of a process loads more than the rest
-    with CaptureQueriesContext(connection) as captured:
-        post(client, *args, **kwargs)
-    counts[name] = len(captured.captured_queries)
-    return counts[name]
-post(client, "/api/accounts/deposit/", {"amount": "1.00"}, borrower)
-count("deposit", "/api/accounts/deposit/", {"amount": "1.00"}, borrower)
-post(client, f"/api/loans/{loan['id']}/payments/{payments[0]['id']}/pay/", None, borrower)
-with CaptureQueriesContext(connection) as captured:
-    post(client, f"/api/loans/{loan['id']}/payments/{payments[1]['id']}/pay/", None, borrower)
-counts["pay"] = len(captured.captured_queries)
-with CaptureQueriesContext(connection) as captured:
-    post(client, f"/api/loans/{loan['id']}/payments/{payments[2]['id']}/pay/", None, borrower, HTTP_IDEMPOTENCY_KEY="q" + RUN)
-counts["pay_key"] = len(captured.captured_queries)
 
-# The database floor: for each of FLOOR borrowers of their own, the statements (values inlined, as
-# Django logs them) of one deposit and of one pay of a loan's second installment, for pgbench to replay.
+def register(name):
+    response = client.post("/api/auth/register/", json.dumps({"username": name + RUN, "password": "Bench-pw-" + RUN}),
+                           content_type="application/json", HTTP_X_FORWARDED_PROTO="https")
+    return response.json()["token"]
+
+# A 1200.00 loan of 12 months at 0.00% the lender funds: the pay path of each installment, in order.
+def funded_loan(borrower, lender):
+    post(client, "/api/accounts/deposit/", {"amount": "5000.00"}, lender)
+    loan = post(client, "/api/loans/", {"amount": "1200.00", "term_months": 12, "interest_rate": "0.00"}, borrower)
+    post(client, f"/api/loans/{loan['id']}/offers/", {"interest_rate": "0.00"}, lender)
+    post(client, f"/api/loans/{loan['id']}/accept/", {}, borrower)
+    payments = sorted(post(client, f"/api/loans/{loan['id']}/fund/", None, lender)["payments"], key=lambda p: p["number"])
+    return [f"/api/loans/{loan['id']}/payments/{p['id']}/pay/" for p in payments]
+
+# The SQL one request sends (values inlined, as Django logs them).
 def statements(*args, **kwargs):
     with CaptureQueriesContext(connection) as captured:
         post(client, *args, **kwargs)
     return [q["sql"] for q in captured.captured_queries]
+
+borrower, lender = register("qb"), register("ql")
+pays = funded_loan(borrower, lender)
+post(client, "/api/accounts/deposit/", {"amount": "1.00"}, borrower)  # warm: a process's first request loads more
+post(client, pays[0], None, borrower)
+counts = {
+    "deposit": len(statements("/api/accounts/deposit/", {"amount": "1.00"}, borrower)),
+    "pay": len(statements(pays[1], None, borrower)),
+    "pay_key": len(statements(pays[2], None, borrower, HTTP_IDEMPOTENCY_KEY="q" + RUN)),
+}
+
+# The database floor: for each of FLOOR borrowers of their own, the statements of one deposit and of
+# one pay of a loan's second installment, for pgbench to replay.
 floor = {"deposit": [], "pay": []}
 for i in range(FLOOR):
-    b, l = (client.post("/api/auth/register/", json.dumps({"username": f"f{who}{i}" + RUN, "password": "Bench-pw-" + RUN}),
-            content_type="application/json", HTTP_X_FORWARDED_PROTO="https").json()["token"] for who in "bl")
-    post(client, "/api/accounts/deposit/", {"amount": "5000.00"}, l)
+    b, l = register(f"fb{i}"), register(f"fl{i}")
     floor["deposit"].append(statements("/api/accounts/deposit/", {"amount": "1.00"}, b))
-    loan = post(client, "/api/loans/", {"amount": "1200.00", "term_months": 12, "interest_rate": "0.00"}, b)
-    post(client, f"/api/loans/{loan['id']}/offers/", {"interest_rate": "0.00"}, l)
-    post(client, f"/api/loans/{loan['id']}/accept/", {}, b)
-    payments = sorted(post(client, f"/api/loans/{loan['id']}/fund/", None, l)["payments"], key=lambda p: p["number"])
-    post(client, f"/api/loans/{loan['id']}/payments/{payments[0]['id']}/pay/", None, b)
-    floor["pay"].append(statements(f"/api/loans/{loan['id']}/payments/{payments[1]['id']}/pay/", None, b))
+    pays = funded_loan(b, l)
+    post(client, pays[0], None, b)
+    floor["pay"].append(statements(pays[1], None, b))
 print("QUERIES_JSON " + json.dumps({"counts": counts, "floor": floor}))
 """
 
@@ -414,10 +412,10 @@ def sql_floor(scripts: list[list[str]]) -> float:
         total = 0.0
         for client in clients:
             out, err = client.communicate(timeout=SECONDS + 60)
-            tps_line = next((ln for ln in out.splitlines() if ln.startswith("tps")), None)
-            if client.returncode or tps_line is None or "aborted" in err:
+            tps = tps_of(out)
+            if client.returncode or not tps or "aborted" in err:
                 raise SystemExit(f"bench: pgbench replay failed: {err[-800:]}")
-            total += float(tps_line.split("=")[1].split()[0])
+            total += tps
         return total
     finally:
         for path in paths:
