@@ -330,24 +330,24 @@ counts = {
     "pay_key": len(statements(pays[2], None, borrower, HTTP_IDEMPOTENCY_KEY="q" + RUN)),
 }
 
-# The database floor: for each of FLOOR borrowers of their own, the statements of one deposit and of
+# The database ceiling: for each of BORROWERS borrowers of their own, the statements of one deposit and of
 # one pay of a loan's second installment, for pgbench to replay.
-floor = {"deposit": [], "pay": []}
-for i in range(FLOOR):
+replay = {"deposit": [], "pay": []}
+for i in range(BORROWERS):
     b, l = register(f"fb{i}"), register(f"fl{i}")
-    floor["deposit"].append(statements("/api/accounts/deposit/", {"amount": "1.00"}, b))
+    replay["deposit"].append(statements("/api/accounts/deposit/", {"amount": "1.00"}, b))
     pays = funded_loan(b, l)
     post(client, pays[0], None, b)
-    floor["pay"].append(statements(pays[1], None, b))
-print("QUERIES_JSON " + json.dumps({"counts": counts, "floor": floor}))
+    replay["pay"].append(statements(pays[1], None, b))
+print("QUERIES_JSON " + json.dumps({"counts": counts, "replay": replay}))
 """
 
 
 def query_counts() -> tuple[dict, dict]:
-    """The statements per request of each endpoint, and the floor scripts (see sql_floor)."""
+    """The statements per request of each endpoint, and the statements pgbench replays (see sql_ceiling)."""
     env = {**service_env(), "DJANGO_SETTINGS_MODULE": "lenme.settings"}
     result = subprocess.run(  # noqa: S603
-        [str(VENV_BIN / "python"), "-c", f"RUN = {RUN!r}\nFLOOR = {CONNECTIONS}\n" + QUERY_PROBE],
+        [str(VENV_BIN / "python"), "-c", f"RUN = {RUN!r}\nBORROWERS = {CONNECTIONS}\n" + QUERY_PROBE],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -358,13 +358,13 @@ def query_counts() -> tuple[dict, dict]:
     if line is None:
         raise SystemExit(f"bench: query count failed:\n{result.stdout}\n{result.stderr[-3000:]}")
     probed = json.loads(line.removeprefix("QUERIES_JSON "))
-    return probed["counts"], probed["floor"]
+    return probed["counts"], probed["replay"]
 
 
 TIMESTAMP = re.compile(r"'\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d+)?\+00:00'::timestamptz")
 
 
-def floor_script(statements: list[str]) -> str:
+def replay_script(statements: list[str]) -> str:
     """A pgbench script of one request's statements. pgbench reads `:name` as a variable, so the
     timestamps the service sends as literals become now() (one function call each, no other change)."""
     lines = []
@@ -376,7 +376,7 @@ def floor_script(statements: list[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def sql_floor(scripts: list[list[str]]) -> float:
+def sql_ceiling(scripts: list[list[str]]) -> float:
     """The endpoint's database work alone: each connection's captured statements (its own borrower, so
     they contend as the service's do) replayed by its own pgbench client for SECONDS; the summed tps is
     what the database could do if the service's own CPU cost nothing."""
@@ -384,7 +384,7 @@ def sql_floor(scripts: list[list[str]]) -> float:
     try:
         for statements in scripts:
             with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as handle:
-                handle.write(floor_script(statements))
+                handle.write(replay_script(statements))
             paths.append(handle.name)
         for path in paths:
             clients.append(
@@ -481,7 +481,7 @@ def main() -> None:
         results["pay_key"] = wrk(
             "pay_key", [{"token": c["token"], "paths": c["pay_key"]} for c in data], once=True, with_key=True, body=""
         )
-        log("wrk: GET /healthz (the floor: the server and the middleware, no work)")
+        log("wrk: GET /healthz (a ceiling: the server and the middleware, no work)")
         healthz = wrk(
             "healthz",
             [{"token": c["token"], "paths": ["/healthz"]} for c in data],
@@ -497,9 +497,9 @@ def main() -> None:
         except subprocess.TimeoutExpired:
             os.killpg(server.pid, signal.SIGKILL)
     log("query counts and the statements of a deposit and a pay (Django test client, CaptureQueriesContext)")
-    queries, floor_statements = query_counts()
-    log("the database floor: pgbench replays those statements, one client per borrower")
-    floors = {name: sql_floor(scripts) for name, scripts in floor_statements.items()}
+    queries, replays = query_counts()
+    log("the database ceiling: pgbench replays those statements, one client per borrower")
+    ceilings = {name: sql_ceiling(scripts) for name, scripts in replays.items()}
     log("pgbench TPC-B, 16 clients (after)")
     tps_runs.append(pgbench(pgbench_url))
     tps = sum(tps_runs) / len(tps_runs)
@@ -532,8 +532,8 @@ def main() -> None:
         f"{'GET /healthz: the server and middleware, no work':<56}{healthz['rps']:>7.0f} req/s{healthz['rps'] / tps:>7.3f}x"
         f"  p99 {healthz['p99_us'] / 1000:.1f} ms"
     )
-    for name, floor in floors.items():
-        print(f"{name + ': its statements alone, replayed by pgbench':<56}{floor:>7.0f} tps  {floor / tps:>7.3f}x")
+    for name, ceiling in ceilings.items():
+        print(f"{name + ': its statements alone, replayed by pgbench':<56}{ceiling:>7.0f} tps  {ceiling / tps:>7.3f}x")
     print(f"\n{CONNECTIONS} connections, {SECONDS} s per scenario, {time.monotonic() - started:.0f} s in all")
 
 
